@@ -1,0 +1,128 @@
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { PothosValidationError } from '@pothos/core';
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import session from 'express-session';
+import { GraphQLError } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { createContext, type Context, type Services } from './context.ts';
+import { connectDatabase } from './db.ts';
+import { createLogger } from './logger.ts';
+import { PasswordHasher } from './passwords/hasher.ts';
+import { schema } from './schema/index.ts';
+import { PrismaSessionStore } from './sessionStore.ts';
+
+export const MAX_BODY_BYTES = 100 * 1024;
+export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'graphql-require-preflight'];
+
+type ServerContext = { req: Request; res: Response };
+
+export interface App {
+  app: express.Express;
+  yoga: YogaServerInstance<ServerContext, Context>;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Refusals and bad input reach the client as they are; anything else is logged and masked. */
+function maskError(logger: Logger) {
+  return (error: unknown): Error => {
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    if (original instanceof PothosValidationError) {
+      return new GraphQLError(original.message, {
+        nodes: error instanceof GraphQLError ? error.nodes : undefined,
+        path: error instanceof GraphQLError ? error.path : undefined,
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
+    }
+    if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+    logger.error({ err: original }, 'unexpected error while handling a request');
+    return new GraphQLError('Unexpected error.', {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  };
+}
+
+function createYogaServer(services: Services) {
+  const { config, logger } = services;
+  return createYoga<ServerContext, Context>({
+    schema,
+    context: ({ req, res }) => createContext(services, req, res),
+    graphiql: config.production ? false : { title: 'Auth API', credentials: 'include' },
+    landingPage: false,
+    batching: false,
+    cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,
+    maskedErrors: { maskError: maskError(logger) },
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...(config.production ? [useDisableIntrospection()] : [])],
+  });
+}
+
+const handleBodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  if (error?.type === 'entity.too.large') {
+    res.status(413).json({ errors: [{ message: `Request body is larger than ${MAX_BODY_BYTES} bytes.` }] });
+  } else if (typeof error?.status === 'number' && error.status < 500) {
+    res.status(error.status).json({ errors: [{ message: 'Malformed request body.' }] });
+  } else {
+    next(error);
+  }
+};
+
+export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
+  const prisma = await connectDatabase(config.databaseUrl);
+  const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers });
+  await hasher.warmUp();
+  const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs });
+  const services: Services = { config, prisma, hasher, sessions, logger };
+  const yoga = createYogaServer(services);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  app.get('/health', async (_req, res) => {
+    try {
+      await prisma.$queryRawUnsafe('SELECT 1');
+      res.json({ status: 'ok' });
+    } catch (error) {
+      logger.error({ err: error }, 'health check failed');
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+
+  app.use(
+    yoga.graphqlEndpoint,
+    // Buffered with a size cap (chunked bodies included); Yoga parses and reports malformed JSON.
+    express.raw({ type: () => true, limit: MAX_BODY_BYTES }),
+    session({
+      name: config.sessionCookieName,
+      secret: config.sessionSecrets,
+      store: sessions,
+      resave: false,
+      saveUninitialized: false,
+      unset: 'destroy',
+      cookie: { httpOnly: true, sameSite: 'lax', secure: config.production, maxAge: config.sessionMaxAgeMs, path: '/' },
+    }),
+    (req, res) => yoga.handle(req, res, { req, res }),
+  );
+  app.use(handleBodyErrors);
+
+  return {
+    app,
+    yoga,
+    services,
+    async close() {
+      sessions.close();
+      await hasher.close();
+      await prisma.$disconnect();
+    },
+  };
+}

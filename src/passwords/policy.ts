@@ -1,0 +1,81 @@
+import { dictionary } from '@zxcvbn-ts/language-common';
+import { MAX_PASSWORD_BYTES, passwordTooLong } from './hasher.ts';
+
+export const MIN_PASSWORD_LENGTH = 8;
+const MAX_SIMILARITY = 0.7;
+
+/** 49,000 most common passwords, from the zxcvbn-ts project's common-language dictionary. */
+const commonPasswords = new Set(dictionary['passwords-common'].map((word) => String(word).toLowerCase()));
+
+export interface PasswordContext {
+  email?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+}
+
+/** Length of the longest common substring, with its positions: one step of Ratcliff/Obershelp. */
+function longestMatch(a: string, b: string): { i: number; j: number; size: number } {
+  let best = { i: 0, j: 0, size: 0 };
+  let previous = new Array<number>(b.length + 1).fill(0);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = new Array<number>(b.length + 1).fill(0);
+    for (let j = 1; j <= b.length; j += 1) {
+      if (a[i - 1] === b[j - 1]) {
+        current[j] = previous[j - 1]! + 1;
+        if (current[j]! > best.size) best = { i: i - current[j]!, j: j - current[j]!, size: current[j]! };
+      }
+    }
+    previous = current;
+  }
+  return best;
+}
+
+function matchingCharacters(a: string, b: string): number {
+  const { i, j, size } = longestMatch(a, b);
+  if (size === 0) return 0;
+  return size + matchingCharacters(a.slice(0, i), b.slice(0, j)) + matchingCharacters(a.slice(i + size), b.slice(j + size));
+}
+
+/** The similarity ratio of Python's difflib.SequenceMatcher, which Django's validator uses. */
+export function similarity(a: string, b: string): number {
+  const total = a.length + b.length;
+  return total === 0 ? 1 : (2 * matchingCharacters(a, b)) / total;
+}
+
+function tooSimilar(password: string, value: string): boolean {
+  const lowered = password.toLowerCase();
+  const parts = [value, ...value.split(/\W+/)].map((part) => part.toLowerCase()).filter((part) => part.length > 0);
+  return parts.some((part) => {
+    // As Django: a short attribute cannot make a much longer password weak.
+    if (lowered.length >= 10 * part.length && part.length < (MAX_SIMILARITY / 2) * lowered.length) return false;
+    return similarity(lowered, part) >= MAX_SIMILARITY;
+  });
+}
+
+/** Every rule the password breaks, as messages for one field error (empty when it is fine). */
+export function passwordProblems(password: string, context: PasswordContext = {}): string[] {
+  const problems: string[] = [];
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    problems.push(`This password is too short. It must contain at least ${MIN_PASSWORD_LENGTH} characters.`);
+  }
+  if (passwordTooLong(password)) {
+    problems.push(`This password is too long. It must be at most ${MAX_PASSWORD_BYTES} bytes.`);
+  }
+  if (/^\d+$/.test(password)) {
+    problems.push('This password is entirely numeric.');
+  }
+  if (commonPasswords.has(password.trim().toLowerCase())) {
+    problems.push('This password is too common.');
+  }
+  const attributes: [string, string | null | undefined][] = [
+    ['email address', context.email],
+    ['first name', context.firstName],
+    ['last name', context.lastName],
+  ];
+  for (const [label, value] of attributes) {
+    if (value && tooSimilar(password, value)) {
+      problems.push(`The password is too similar to the ${label}.`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,34 @@
+import { GraphQLError } from 'graphql';
+import { InvalidCredentialsError, InvalidTokenError, NotFoundError, ValidationError, type FieldError } from '../errors.ts';
+import { builder } from './builder.ts';
+
+export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
+  fields: (t) => ({ message: t.exposeString('message') }),
+});
+
+const FieldErrorType = builder.objectRef<FieldError>('FieldError').implement({
+  fields: (t) => ({
+    field: t.exposeString('field'),
+    messages: t.exposeStringList('messages'),
+  }),
+});
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ValidationError,
+  fields: (t) => ({ fieldErrors: t.field({ type: [FieldErrorType], resolve: (error) => error.fieldErrors }) }),
+});
+
+for (const [errorClass, name] of [
+  [InvalidCredentialsError, 'InvalidCredentialsError'],
+  [InvalidTokenError, 'InvalidTokenError'],
+  [NotFoundError, 'NotFoundError'],
+] as const) {
+  builder.objectType(errorClass, { name, interfaces: [ErrorInterface], isTypeOf: (value) => value instanceof errorClass });
+}
+
+/** A request whose arguments break the schema's rules (page size, cursor, id format). */
+export function badUserInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}

@@ -1,0 +1,210 @@
+import { GraphQLError } from 'graphql';
+import type { Prisma } from '../generated/prisma/client.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
+import { builder } from './builder.ts';
+import { badUserInput } from './errors.ts';
+
+export const MAX_PAGE_SIZE = 100;
+const MAX_SEARCH_LENGTH = 254;
+
+export const UserType = builder.prismaObject('User', {
+  select: { id: true },
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email'),
+    firstName: t.exposeString('firstName'),
+    lastName: t.exposeString('lastName'),
+    isStaff: t.exposeBoolean('isStaff', { description: 'Staff members administer users.' }),
+    isActive: t.exposeBoolean('isActive', { description: 'Inactive users cannot sign in.' }),
+    dateJoined: t.expose('dateJoined', { type: 'DateTime' }),
+    lastLogin: t.expose('lastLogin', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const UserFilter = builder.inputType('UserFilter', {
+  fields: (t) => ({
+    search: t.string({ description: 'Case-insensitive substring of the email, first or last name.' }),
+    isStaff: t.boolean(),
+    isActive: t.boolean(),
+  }),
+});
+
+const UserOrderField = builder.enumType('UserOrderField', {
+  values: { DATE_JOINED: { value: 'dateJoined' }, EMAIL: { value: 'email' }, LAST_LOGIN: { value: 'lastLogin' } } as const,
+});
+
+const OrderDirection = builder.enumType('OrderDirection', {
+  values: { ASC: { value: 'asc' }, DESC: { value: 'desc' } } as const,
+});
+
+const UserOrderBy = builder.inputType('UserOrderBy', {
+  fields: (t) => ({
+    field: t.field({ type: UserOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, required: true }),
+  }),
+});
+
+type UserFilterInput = typeof UserFilter.$inferInput;
+type UserOrderByInput = typeof UserOrderBy.$inferInput;
+
+function userWhere(filter: UserFilterInput | null | undefined): Prisma.UserWhereInput {
+  const search = filter?.search?.trim();
+  if (search && search.length > MAX_SEARCH_LENGTH) {
+    throw badUserInput(`filter.search must be at most ${MAX_SEARCH_LENGTH} characters`);
+  }
+  return {
+    isStaff: filter?.isStaff ?? undefined,
+    isActive: filter?.isActive ?? undefined,
+    ...(search
+      ? {
+          OR: [
+            { email: { contains: search.toLowerCase() } },
+            { firstName: { contains: search } },
+            { lastName: { contains: search } },
+          ],
+        }
+      : {}),
+  };
+}
+
+/** Ties are broken by id so that pages are stable; users who never logged in sort first. */
+function userOrder(orderBy: UserOrderByInput | null | undefined): Prisma.UserOrderByWithRelationInput[] {
+  const field = orderBy?.field ?? 'dateJoined';
+  const direction = orderBy?.direction ?? 'asc';
+  return [{ [field]: direction }, { id: direction }];
+}
+
+function checkPageSize(args: { first?: number | null; last?: number | null }): void {
+  for (const name of ['first', 'last'] as const) {
+    const size = args[name];
+    if (size != null && (size < 0 || size > MAX_PAGE_SIZE)) {
+      throw badUserInput(`${name} must be between 0 and ${MAX_PAGE_SIZE}`);
+    }
+  }
+}
+
+function userIdOrNotFound(id: string): number {
+  const userId = parseUserId(id);
+  if (userId === null) throw new NotFoundError();
+  return userId;
+}
+
+builder.queryFields((t) => ({
+  me: t.prismaField({
+    type: 'User',
+    nullable: true,
+    description: 'The signed-in user, or null for anonymous requests.',
+    resolve: (query, _root, _args, context) =>
+      context.userId === null
+        ? null
+        : context.prisma.user.findFirst({ ...query, where: { id: context.userId, isActive: true } }),
+  }),
+  user: t.prismaField({
+    type: 'User',
+    nullable: true,
+    authScopes: { staff: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, { id }, context) => {
+      const userId = parseUserId(id);
+      return userId === null ? null : context.prisma.user.findUnique({ ...query, where: { id: userId } });
+    },
+  }),
+  users: t.prismaConnection(
+    {
+      type: 'User',
+      cursor: 'id',
+      defaultSize: 20,
+      maxSize: MAX_PAGE_SIZE,
+      authScopes: { staff: true },
+      args: {
+        filter: t.arg({ type: UserFilter }),
+        orderBy: t.arg({ type: UserOrderBy }),
+      },
+      resolve: (query, _root, args, context) => {
+        checkPageSize(args);
+        return context.prisma.user.findMany({ ...query, where: userWhere(args.filter), orderBy: userOrder(args.orderBy) });
+      },
+      totalCount: (_connection, args, context) => context.prisma.user.count({ where: userWhere(args.filter) }),
+    },
+    { name: 'UserConnection' },
+    { name: 'UserEdge' },
+  ),
+}));
+
+const CreateUserInput = builder.inputType('CreateUserInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ required: true }),
+    firstName: t.string(),
+    lastName: t.string(),
+    isStaff: t.boolean(),
+    isActive: t.boolean(),
+  }),
+});
+
+const UpdateUserInput = builder.inputType('UpdateUserInput', {
+  description: 'Omitted fields keep their value.',
+  fields: (t) => ({
+    email: t.string(),
+    password: t.string(),
+    firstName: t.string(),
+    lastName: t.string(),
+    isStaff: t.boolean(),
+    isActive: t.boolean(),
+  }),
+});
+
+class DeletedUser {
+  constructor(readonly id: number) {}
+}
+
+builder.objectType(DeletedUser, {
+  name: 'DeletedUser',
+  isTypeOf: (value) => value instanceof DeletedUser,
+  fields: (t) => ({ id: t.exposeID('id') }),
+});
+
+builder.mutationFields((t) => ({
+  createUser: t.field({
+    type: UserType,
+    authScopes: { staff: true },
+    args: { input: t.arg({ type: CreateUserInput, required: true }) },
+    errors: { types: [ValidationError], directResult: true, union: { name: 'CreateUserResult' } },
+    resolve: (_root, { input }, context) => createUser(context, input),
+  }),
+  updateUser: t.field({
+    type: UserType,
+    authScopes: { staff: true },
+    description: 'Partial: omitted fields keep their value. A new password or deactivation ends the user’s sessions.',
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateUserInput, required: true }) },
+    errors: { types: [ValidationError, NotFoundError], directResult: true, union: { name: 'UpdateUserResult' } },
+    resolve: async (_root, { id, input }, context) => {
+      const userId = userIdOrNotFound(id);
+      if (userId === context.userId) {
+        // Staff cannot lock themselves out; another staff member has to do it.
+        ValidationError.check({
+          isStaff: input.isStaff === false ? ['You cannot remove your own staff status.'] : [],
+          isActive: input.isActive === false ? ['You cannot deactivate your own account.'] : [],
+        });
+      }
+      const user = await updateUser(context, userId, input);
+      if (!user) throw new NotFoundError();
+      return user;
+    },
+  }),
+  deleteUser: t.field({
+    type: DeletedUser,
+    authScopes: { staff: true },
+    args: { id: t.arg.id({ required: true }) },
+    errors: { types: [NotFoundError], directResult: true, union: { name: 'DeleteUserResult' } },
+    resolve: async (_root, { id }, context) => {
+      const userId = userIdOrNotFound(id);
+      if (userId === context.userId) {
+        throw new GraphQLError('You cannot delete your own account.', { extensions: { code: 'FORBIDDEN' } });
+      }
+      if (!(await deleteUser(context, userId))) throw new NotFoundError();
+      return new DeletedUser(userId);
+    },
+  }),
+}));

@@ -1,0 +1,170 @@
+import { Prisma } from './generated/prisma/client.ts';
+import type { Services } from './context.ts';
+import { ValidationError } from './errors.ts';
+import { passwordProblems } from './passwords/policy.ts';
+
+export const MAX_EMAIL_LENGTH = 254;
+export const MAX_NAME_LENGTH = 150;
+
+/** Every column a client may see: never the password hash. */
+export const publicUserColumns = {
+  id: true,
+  email: true,
+  firstName: true,
+  lastName: true,
+  isStaff: true,
+  isActive: true,
+  dateJoined: true,
+  lastLogin: true,
+} as const satisfies Prisma.UserSelect;
+
+export type PublicUser = Prisma.UserGetPayload<{ select: typeof publicUserColumns }>;
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+// The HTML living standard's definition of a valid e-mail address, as browsers check it.
+const EMAIL_PATTERN =
+  /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+
+export function emailProblems(email: string): string[] {
+  if (email.length === 0) return ['This field is required.'];
+  if (email.length > MAX_EMAIL_LENGTH) return [`Ensure this value has at most ${MAX_EMAIL_LENGTH} characters.`];
+  if (!EMAIL_PATTERN.test(email)) return ['Enter a valid email address.'];
+  return [];
+}
+
+export function nameProblems(name: string | null | undefined): string[] {
+  if (name == null) return [];
+  return name.length > MAX_NAME_LENGTH ? [`Ensure this value has at most ${MAX_NAME_LENGTH} characters.`] : [];
+}
+
+/** Parses an id the API handed out; anything else names no user. */
+export function parseUserId(id: string | number): number | null {
+  const value = typeof id === 'number' ? id : /^\d{1,15}$/.test(id) ? Number(id) : NaN;
+  return Number.isSafeInteger(value) && value > 0 ? value : null;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+}
+
+function emailTaken(): ValidationError {
+  return new ValidationError([{ field: 'email', messages: ['A user with that email already exists.'] }]);
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  isStaff?: boolean | null;
+  isActive?: boolean | null;
+}
+
+export async function createUser(services: Pick<Services, 'prisma' | 'hasher'>, input: NewUser): Promise<PublicUser> {
+  const email = normalizeEmail(input.email);
+  const firstName = input.firstName?.trim() ?? '';
+  const lastName = input.lastName?.trim() ?? '';
+  ValidationError.check({
+    email: emailProblems(email),
+    password: passwordProblems(input.password, { email, firstName, lastName }),
+    firstName: nameProblems(firstName),
+    lastName: nameProblems(lastName),
+  });
+  const taken = await services.prisma.user.findUnique({ where: { email }, select: { id: true } });
+  if (taken) throw emailTaken();
+  const passwordHash = await services.hasher.hash(input.password);
+  try {
+    return await services.prisma.user.create({
+      data: {
+        email,
+        passwordHash,
+        firstName,
+        lastName,
+        isStaff: input.isStaff ?? false,
+        isActive: input.isActive ?? true,
+      },
+      select: publicUserColumns,
+    });
+  } catch (error) {
+    // Another request registered the same email between the check and the insert.
+    if (isUniqueViolation(error)) throw emailTaken();
+    throw error;
+  }
+}
+
+export interface UserChanges {
+  email?: string | null;
+  password?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  isStaff?: boolean | null;
+  isActive?: boolean | null;
+}
+
+/**
+ * Applies a partial update: omitted (or null) fields keep their value. Setting a password or
+ * deactivating the user ends all of their sessions. Returns null when no such user exists.
+ */
+export async function updateUser(
+  services: Pick<Services, 'prisma' | 'hasher'>,
+  id: number,
+  changes: UserChanges,
+): Promise<PublicUser | null> {
+  const current = await services.prisma.user.findUnique({ where: { id }, select: publicUserColumns });
+  if (!current) return null;
+
+  const email = changes.email == null ? undefined : normalizeEmail(changes.email);
+  const firstName = changes.firstName?.trim();
+  const lastName = changes.lastName?.trim();
+  ValidationError.check({
+    email: email === undefined ? [] : emailProblems(email),
+    password:
+      changes.password == null
+        ? []
+        : passwordProblems(changes.password, {
+            email: email ?? current.email,
+            firstName: firstName ?? current.firstName,
+            lastName: lastName ?? current.lastName,
+          }),
+    firstName: nameProblems(firstName),
+    lastName: nameProblems(lastName),
+  });
+  if (email !== undefined && email !== current.email) {
+    const taken = await services.prisma.user.findUnique({ where: { email }, select: { id: true } });
+    if (taken) throw emailTaken();
+  }
+  const passwordHash = changes.password == null ? undefined : await services.hasher.hash(changes.password);
+  const endSessions = passwordHash !== undefined || (changes.isActive === false && current.isActive);
+
+  try {
+    const [updated] = await services.prisma.$transaction([
+      services.prisma.user.update({
+        where: { id },
+        data: {
+          email,
+          passwordHash,
+          firstName,
+          lastName,
+          isStaff: changes.isStaff ?? undefined,
+          isActive: changes.isActive ?? undefined,
+        },
+        select: publicUserColumns,
+      }),
+      ...(endSessions ? [services.prisma.session.deleteMany({ where: { userId: id } })] : []),
+    ]);
+    return updated;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw emailTaken();
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return null;
+    throw error;
+  }
+}
+
+/** Deletes a user; their sessions go with them. Returns false when no such user exists. */
+export async function deleteUser(services: Pick<Services, 'prisma'>, id: number): Promise<boolean> {
+  const { count } = await services.prisma.user.deleteMany({ where: { id } });
+  return count > 0;
+}
