@@ -26,21 +26,24 @@ export interface App {
   close(): Promise<void>;
 }
 
+// By name, not instanceof: graphql and Pothos can be loaded twice (ESM and CommonJS copies).
+const isGraphQLError = (error: unknown): error is GraphQLError => error instanceof Error && error.name === 'GraphQLError';
+
 /** Refusals and bad input reach the client as they are; anything else is logged and masked. */
 function maskError(logger: Logger) {
   return (error: unknown): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof PothosValidationError) {
+    const original = isGraphQLError(error) ? error.originalError : error;
+    if (original instanceof Error && original.name === PothosValidationError.name) {
       return new GraphQLError(original.message, {
-        nodes: error instanceof GraphQLError ? error.nodes : undefined,
-        path: error instanceof GraphQLError ? error.path : undefined,
+        nodes: isGraphQLError(error) ? error.nodes : undefined,
+        path: isGraphQLError(error) ? error.path : undefined,
         extensions: { code: 'BAD_USER_INPUT' },
       });
     }
-    if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+    if (isGraphQLError(error) && (!original || isGraphQLError(original))) return error;
     logger.error({ err: original }, 'unexpected error while handling a request');
     return new GraphQLError('Unexpected error.', {
-      path: error instanceof GraphQLError ? error.path : undefined,
+      path: isGraphQLError(error) ? error.path : undefined,
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
   };
@@ -76,8 +79,15 @@ const handleBodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
   }
 };
 
-export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
-  const prisma = await connectDatabase(config.databaseUrl);
+export interface AppOptions {
+  logger?: Logger;
+  /** Sees every SQL statement; tests use it to count queries. */
+  onQuery?: (sql: string) => void;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config);
+  const prisma = await connectDatabase(config.databaseUrl, options.onQuery);
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers });
   await hasher.warmUp();
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs });

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { DatabaseError, ensureDatabaseFolder } from './db.ts';
 import { applyMigrations, MigrationError } from './migrate.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -19,13 +20,17 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
 
+  let built;
   try {
+    ensureDatabaseFolder(config.databaseUrl);
     await applyMigrations(config.databaseUrl);
+    built = await createApp(config, { logger });
   } catch (error) {
-    logger.fatal(error instanceof MigrationError ? error.message : { err: error }, 'cannot start');
+    const expected = error instanceof MigrationError || error instanceof DatabaseError;
+    logger.fatal(expected ? `cannot start: ${(error as Error).message}` : { err: error }, 'cannot start');
     process.exit(1);
   }
-  const { app, close } = await createApp(config, logger);
+  const { app, close } = built;
   const server: Server = app.listen(config.port, config.host, () => {
     logger.info(`serving http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/graphql`);
   });
