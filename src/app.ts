@@ -26,24 +26,21 @@ export interface App {
   close(): Promise<void>;
 }
 
-// By name, not instanceof: graphql and Pothos can be loaded twice (ESM and CommonJS copies).
-const isGraphQLError = (error: unknown): error is GraphQLError => error instanceof Error && error.name === 'GraphQLError';
-
 /** Refusals and bad input reach the client as they are; anything else is logged and masked. */
 function maskError(logger: Logger) {
   return (error: unknown): Error => {
-    const original = isGraphQLError(error) ? error.originalError : error;
-    if (original instanceof Error && original.name === PothosValidationError.name) {
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    if (original instanceof PothosValidationError) {
       return new GraphQLError(original.message, {
-        nodes: isGraphQLError(error) ? error.nodes : undefined,
-        path: isGraphQLError(error) ? error.path : undefined,
+        nodes: error instanceof GraphQLError ? error.nodes : undefined,
+        path: error instanceof GraphQLError ? error.path : undefined,
         extensions: { code: 'BAD_USER_INPUT' },
       });
     }
-    if (isGraphQLError(error) && (!original || isGraphQLError(original))) return error;
+    if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
     logger.error({ err: original }, 'unexpected error while handling a request');
     return new GraphQLError('Unexpected error.', {
-      path: isGraphQLError(error) ? error.path : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
   };

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -36,7 +37,7 @@ export interface TestApp extends App {
 export const TEST_PASSWORD = 'Correct-Horse-Battery-9';
 
 /** Starts the real app on a fresh copy of the migrated database, on a free loopback port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-test-'));
   const file = path.join(dir, 'app.db');
   fs.copyFileSync(inject('templateDatabase'), file);
@@ -49,7 +50,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const sql: string[] = [];
-  const app = await createApp(config, { onQuery: (query) => sql.push(query) });
+  const app = await createApp(config, { ...options, onQuery: (query) => sql.push(query) });
   const server = app.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,0 +1,70 @@
+import bcrypt from 'bcryptjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PasswordHasher } from '../src/passwords/hasher.ts';
+import { passwordProblems, similarity } from '../src/passwords/policy.ts';
+
+describe('password policy', () => {
+  it('accepts a long, uncommon passphrase', () => {
+    expect(passwordProblems('correct horse battery staple', { email: 'bob@example.com', firstName: 'Bob' })).toEqual([]);
+  });
+
+  it('reports every broken rule at once', () => {
+    expect(passwordProblems('123456')).toEqual([
+      'This password is too short. It must contain at least 8 characters.',
+      'This password is entirely numeric.',
+      'This password is too common.',
+    ]);
+  });
+
+  it('counts characters, not bytes, for the minimum and bytes for the bcrypt maximum', () => {
+    expect(passwordProblems('ééééééé€')).toEqual([]);
+    expect(passwordProblems('a'.repeat(72))).toEqual([]);
+    expect(passwordProblems('a'.repeat(73))).toEqual(['This password is too long. It must be at most 72 bytes.']);
+  });
+
+  it('knows tens of thousands of common passwords, case-insensitively', () => {
+    for (const common of ['password', 'Password', 'iloveyou', 'qwertyuiop', 'starwars']) {
+      expect(passwordProblems(common)).toContain('This password is too common.');
+    }
+  });
+
+  it('measures similarity like difflib.SequenceMatcher.ratio', () => {
+    expect(similarity('abcd', 'bcde')).toBe(0.75);
+    expect(similarity('', '')).toBe(1);
+    expect(similarity('abc', 'xyz')).toBe(0);
+  });
+
+  it('refuses passwords too similar to the email or names, and ignores short attributes', () => {
+    expect(passwordProblems('jsmith.example', { email: 'jsmith@example.com' })).toContain(
+      'The password is too similar to the email address.',
+    );
+    expect(passwordProblems('Christopher1', { lastName: 'Christopher' })).toContain('The password is too similar to the last name.');
+    expect(passwordProblems('a perfectly long passphrase', { firstName: 'Al' })).toEqual([]);
+  });
+});
+
+describe('password hasher', () => {
+  const hasher = new PasswordHasher({ cost: 10, threads: 1 });
+  afterAll(() => hasher.close());
+
+  it('hashes with bcrypt at the configured cost and verifies', async () => {
+    const hash = await hasher.hash('a fine passphrase');
+    expect(bcrypt.getRounds(hash)).toBe(10);
+    expect(await hasher.verify('a fine passphrase', hash)).toBe(true);
+    expect(await hasher.verify('another passphrase', hash)).toBe(false);
+    expect(hasher.needsRehash(hash)).toBe(false);
+    expect(hasher.needsRehash(bcrypt.hashSync('x', 4))).toBe(true);
+  });
+
+  it('never accepts a missing hash, while still spending one check on it', async () => {
+    const before = hasher.operations;
+    expect(await hasher.verify('anything at all', null)).toBe(false);
+    expect(hasher.operations - before).toBe(1);
+  });
+
+  it('does not let bcrypt truncation accept a longer password with the same first 72 bytes', async () => {
+    const base = 'b'.repeat(72);
+    const hash = await hasher.hash(base);
+    expect(await hasher.verify(`${base}extra`, hash)).toBe(false);
+  });
+});

@@ -1,0 +1,218 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './generated/gql.ts';
+import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+
+const MeEmail = graphql(`
+  query MeEmail {
+    me {
+      email
+    }
+  }
+`);
+
+const RegisterForTransport = graphql(`
+  mutation RegisterForTransport($input: RegisterInput!) {
+    register(input: $input) {
+      __typename
+    }
+  }
+`);
+
+const PRODUCTION_SECRETS = {
+  NODE_ENV: 'production',
+  SESSION_SECRET: 's'.repeat(40),
+  JWT_SECRET: 'j'.repeat(40),
+};
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ CORS_ORIGINS: 'http://allowed.test' });
+});
+afterAll(() => app?.stop());
+
+describe('health', () => {
+  it('answers ok when the database answers', async () => {
+    const response = await fetch(`${app.url}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('CSRF and methods', () => {
+  const query = encodeURIComponent('{ me { email } }');
+
+  it('refuses a GET query without a preflight header', async () => {
+    const response = await fetch(`${app.url}/graphql?query=${query}`, { headers: { accept: 'application/json' } });
+    expect(response.status).toBe(403);
+  });
+
+  it.each(['x-graphql-yoga-csrf', 'apollo-require-preflight', 'graphql-require-preflight'])(
+    'runs a GET query carrying %s',
+    async (header) => {
+      const response = await fetch(`${app.url}/graphql?query=${query}`, {
+        headers: { accept: 'application/json', [header]: '1' },
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ data: { me: null } });
+    },
+  );
+
+  it('refuses a text/plain POST without a preflight header, and runs nothing', async () => {
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({
+        query: `mutation { register(input: { email: "csrf@example.com", password: "${TEST_PASSWORD}" }) { __typename } }`,
+      }),
+    });
+    expect(response.status).toBe(403);
+    expect(await app.services.prisma.user.count({ where: { email: 'csrf@example.com' } })).toBe(0);
+  });
+
+  it('never runs a mutation over GET', async () => {
+    const mutation = encodeURIComponent(
+      `mutation { register(input: { email: "get@example.com", password: "${TEST_PASSWORD}" }) { __typename } }`,
+    );
+    const response = await fetch(`${app.url}/graphql?query=${mutation}`, {
+      headers: { accept: 'application/json', 'x-graphql-yoga-csrf': '1' },
+    });
+    expect(response.status).toBe(405);
+    expect(await app.services.prisma.user.count({ where: { email: 'get@example.com' } })).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  async function post(body: string, contentType = 'application/json') {
+    return fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  }
+
+  it('answers malformed JSON with a 400 and a clear message', async () => {
+    const response = await post('{"query": "{ me { id } }"');
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.errors[0].message).toMatch(/JSON/i);
+  });
+
+  it('refuses a body over 100 KB with 413', async () => {
+    const response = await post(JSON.stringify({ query: `{ me { id } } #${'x'.repeat(110 * 1024)}` }));
+    expect(response.status).toBe(413);
+  });
+
+  it('rejects unknown fields and wrong argument types by validation', async () => {
+    const unknown = await app.client().raw('{ me { id password } }');
+    expect(unknown.errors?.[0]?.message).toMatch(/Cannot query field "password"/);
+    const wrongType = await app.client().raw('mutation { login(input: { email: 42, password: true }) { __typename } }');
+    expect(wrongType.errors?.[0]?.message).toMatch(/String cannot represent a non string value/);
+    expect(wrongType.data).toBeUndefined();
+  });
+
+  it('refuses batched requests', async () => {
+    const response = await post(JSON.stringify([{ query: '{ me { id } }' }, { query: '{ me { id } }' }]));
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    const body = await response.json();
+    expect(body.errors?.length).toBeGreaterThan(0);
+  });
+
+  it('keeps serving after all of the above', async () => {
+    expect((await app.client().request(MeEmail)).data).toEqual({ me: null });
+  });
+});
+
+describe('CORS', () => {
+  it('allows a configured origin with credentials', async () => {
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://allowed.test',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(response.headers.get('access-control-allow-origin')).toBe('http://allowed.test');
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true');
+  });
+
+  it('does not allow any other origin', async () => {
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.test', 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+    expect(response.headers.get('access-control-allow-origin')).not.toBe('http://evil.test');
+    expect(response.headers.get('access-control-allow-origin')).not.toBe('*');
+  });
+});
+
+describe('development mode', () => {
+  it('serves GraphiQL to browsers at /graphql', async () => {
+    const response = await fetch(`${app.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/graphiql/i);
+  });
+
+  it('answers introspection', async () => {
+    const result = await app.client().raw('{ __schema { queryType { name } } }');
+    expect(result.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
+
+describe('production mode', () => {
+  let production: TestApp;
+  beforeAll(async () => {
+    production = await startTestApp({ ...PRODUCTION_SECRETS, TRUST_PROXY: '1' });
+  });
+  afterAll(() => production?.stop());
+
+  it('serves no GraphiQL', async () => {
+    const response = await fetch(`${production.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await response.text()).not.toMatch(/graphiql/i);
+  });
+
+  it('refuses introspection', async () => {
+    const result = await production.client().raw('{ __schema { queryType { name } } }');
+    expect(result.data).toBeUndefined();
+    expect(result.errors?.[0]?.message).toMatch(/introspection/i);
+  });
+
+  it('sets a Secure session cookie behind a TLS-terminating proxy', async () => {
+    const { email } = await production.createUser({ email: 'secure@example.com' });
+    const client = production.client({ 'x-forwarded-proto': 'https' });
+    const result = await client.login(email, TEST_PASSWORD);
+    const cookie = result.headers.getSetCookie()[0];
+    expect(cookie).toMatch(/; Secure/);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Lax/);
+  });
+});
+
+describe('unexpected failures', () => {
+  it('are masked for the client and logged for the operator', async () => {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'error' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    const broken = await startTestApp({}, { logger });
+    try {
+      await broken.services.prisma.$executeRawUnsafe('DROP TABLE "User"');
+      const result = await broken.client().request(RegisterForTransport, {
+        input: { email: 'broken@example.com', password: TEST_PASSWORD },
+      });
+      expect(result.errors).toEqual([
+        expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+      ]);
+      expect(JSON.stringify(result)).not.toMatch(/User|SQL|stack|prisma/i);
+      expect(lines.join('\n')).toMatch(/no such table/i);
+      expect(lines.join('\n')).not.toContain(TEST_PASSWORD);
+    } finally {
+      await broken.stop();
+    }
+  });
+});
