@@ -68,3 +68,10 @@ describe('password hasher', () => {
     expect(await hasher.verify(`${base}extra`, hash)).toBe(false);
   });
 });
+
+describe('password policy on hostile input', () => {
+  it('reports only the length rule for a 100 KB password, skipping the quadratic similarity check', () => {
+    const problems = passwordProblems('x'.repeat(100_000), { email: `${'y'.repeat(240)}@example.com`, firstName: 'z'.repeat(150) });
+    expect(problems).toEqual(['This password is too long. It must be at most 72 bytes.']);
+  });
+});

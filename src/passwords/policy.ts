@@ -67,6 +67,8 @@ export function passwordProblems(password: string, context: PasswordContext = {}
   if (commonPasswords.has(password.trim().toLowerCase())) {
     problems.push('This password is too common.');
   }
+  // The similarity check is quadratic; an over-long password has already failed anyway.
+  if (passwordTooLong(password)) return problems;
   const attributes: [string, string | null | undefined][] = [
     ['email address', context.email],
     ['first name', context.firstName],

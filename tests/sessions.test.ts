@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrismaSessionStore, sessionKey } from '../src/sessionStore.ts';
+import { graphql } from './generated/gql.ts';
+import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+
+const SessionMe = graphql(`
+  query SessionMe {
+    me {
+      email
+    }
+  }
+`);
+
+let app: TestApp;
+let store: PrismaSessionStore;
+beforeAll(async () => {
+  app = await startTestApp();
+  store = new PrismaSessionStore(app.services.prisma, { maxAgeMs: 60_000, touchIntervalMs: 50 });
+});
+afterAll(async () => {
+  store?.close();
+  await app?.stop();
+});
+
+function call<T>(run: (done: (error?: unknown, value?: T) => void) => void): Promise<T | undefined> {
+  return new Promise((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value))));
+}
+
+const cookie = (expires: Date) => ({ originalMaxAge: 60_000, expires, httpOnly: true, path: '/' }) as never;
+
+describe('session store', () => {
+  it('round-trips a session and stores it under a hash of its id', async () => {
+    const { id: userId } = await app.createUser({ email: 'store@example.com' });
+    await call((done) =>
+      store.set('plain-sid', { cookie: cookie(new Date(Date.now() + 60_000)), userId, userAgent: 'ua', ipAddress: '::1' } as never, done),
+    );
+    const row = await app.services.prisma.session.findUniqueOrThrow({ where: { id: sessionKey('plain-sid') } });
+    expect(row).toMatchObject({ userId, userAgent: 'ua', ipAddress: '::1' });
+    expect(await app.services.prisma.session.count({ where: { id: 'plain-sid' } })).toBe(0);
+    const loaded = await call<Record<string, unknown> | null>((done) => store.get('plain-sid', done));
+    expect(loaded).toMatchObject({ userId, userAgent: 'ua' });
+  });
+
+  it('treats an expired session as none and deletes it', async () => {
+    await call((done) => store.set('expired-sid', { cookie: cookie(new Date(Date.now() - 1_000)) } as never, done));
+    expect(await call((done) => store.get('expired-sid', done))).toBeNull();
+    expect(await app.services.prisma.session.count({ where: { id: sessionKey('expired-sid') } })).toBe(0);
+  });
+
+  it('prunes expired sessions and keeps live ones', async () => {
+    await call((done) => store.set('old-1', { cookie: cookie(new Date(Date.now() - 1_000)) } as never, done));
+    await call((done) => store.set('old-2', { cookie: cookie(new Date(Date.now() - 1_000)) } as never, done));
+    await call((done) => store.set('live', { cookie: cookie(new Date(Date.now() + 60_000)) } as never, done));
+    expect(await store.prune()).toBeGreaterThanOrEqual(2);
+    const ids = (await app.services.prisma.session.findMany({ select: { id: true } })).map((row) => row.id);
+    expect(ids).toContain(sessionKey('live'));
+    expect(ids).not.toContain(sessionKey('old-1'));
+  });
+
+  it('records activity at most once per interval', async () => {
+    await call((done) => store.set('touched', { cookie: cookie(new Date(Date.now() + 60_000)) } as never, done));
+    const lastSeen = async () =>
+      (await app.services.prisma.session.findUniqueOrThrow({ where: { id: sessionKey('touched') } })).lastSeenAt.getTime();
+    const initial = await lastSeen();
+    const fresh = (await call<Record<string, unknown>>((done) => store.get('touched', done)))!;
+    await call((done) => store.touch('touched', fresh as never, done));
+    expect(await lastSeen()).toBe(initial);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const stale = (await call<Record<string, unknown>>((done) => store.get('touched', done)))!;
+    await call((done) => store.touch('touched', stale as never, done));
+    expect(await lastSeen()).toBeGreaterThan(initial);
+  });
+
+  it('ends every session of a user, optionally sparing one', async () => {
+    const alice = await app.signedIn({ email: 'many@example.com' });
+    const second = app.client();
+    await second.login('many@example.com', TEST_PASSWORD);
+    const user = await app.services.prisma.user.findUniqueOrThrow({ where: { email: 'many@example.com' } });
+    expect(await app.services.sessions.destroyUserSessions(user.id)).toBe(2);
+    expect((await alice.request(SessionMe)).data?.me).toBeNull();
+    expect((await second.request(SessionMe)).data?.me).toBeNull();
+  });
+});
