@@ -50,8 +50,18 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
+const EMAIL_TAKEN = 'A user with that email already exists.';
+
 function emailTaken(): ValidationError {
-  return new ValidationError([{ field: 'email', messages: ['A user with that email already exists.'] }]);
+  return new ValidationError([{ field: 'email', messages: [EMAIL_TAKEN] }]);
+}
+
+/** Format problems, or else whether another user has the address, so a form sees all at once. */
+async function newEmailProblems(prisma: Services['prisma'], email: string): Promise<string[]> {
+  const problems = emailProblems(email);
+  if (problems.length > 0) return problems;
+  const taken = await prisma.user.findUnique({ where: { email }, select: { id: true } });
+  return taken ? [EMAIL_TAKEN] : [];
 }
 
 export interface NewUser {
@@ -68,13 +78,11 @@ export async function createUser(services: Pick<Services, 'prisma' | 'hasher'>, 
   const firstName = input.firstName?.trim() ?? '';
   const lastName = input.lastName?.trim() ?? '';
   ValidationError.check({
-    email: emailProblems(email),
+    email: await newEmailProblems(services.prisma, email),
     password: passwordProblems(input.password, { email, firstName, lastName }),
     firstName: nameProblems(firstName),
     lastName: nameProblems(lastName),
   });
-  const taken = await services.prisma.user.findUnique({ where: { email }, select: { id: true } });
-  if (taken) throw emailTaken();
   const passwordHash = await services.hasher.hash(input.password);
   try {
     return await services.prisma.user.create({
@@ -120,7 +128,7 @@ export async function updateUser(
   const firstName = changes.firstName?.trim();
   const lastName = changes.lastName?.trim();
   ValidationError.check({
-    email: email === undefined ? [] : emailProblems(email),
+    email: email === undefined || email === current.email ? [] : await newEmailProblems(services.prisma, email),
     password:
       changes.password == null
         ? []
@@ -132,10 +140,6 @@ export async function updateUser(
     firstName: nameProblems(firstName),
     lastName: nameProblems(lastName),
   });
-  if (email !== undefined && email !== current.email) {
-    const taken = await services.prisma.user.findUnique({ where: { email }, select: { id: true } });
-    if (taken) throw emailTaken();
-  }
   const passwordHash = changes.password == null ? undefined : await services.hasher.hash(changes.password);
   const endSessions = passwordHash !== undefined || (changes.isActive === false && current.isActive);
 

@@ -1,3 +1,4 @@
+import type { SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaSessionStore, sessionKey } from '../src/sessionStore.ts';
 import { graphql } from './generated/gql.ts';
@@ -37,7 +38,7 @@ describe('session store', () => {
     const row = await app.services.prisma.session.findUniqueOrThrow({ where: { id: sessionKey('plain-sid') } });
     expect(row).toMatchObject({ userId, userAgent: 'ua', ipAddress: '::1' });
     expect(await app.services.prisma.session.count({ where: { id: 'plain-sid' } })).toBe(0);
-    const loaded = await call<Record<string, unknown> | null>((done) => store.get('plain-sid', done));
+    const loaded = await call<SessionData | null>((done) => store.get('plain-sid', done));
     expect(loaded).toMatchObject({ userId, userAgent: 'ua' });
   });
 
@@ -62,12 +63,12 @@ describe('session store', () => {
     const lastSeen = async () =>
       (await app.services.prisma.session.findUniqueOrThrow({ where: { id: sessionKey('touched') } })).lastSeenAt.getTime();
     const initial = await lastSeen();
-    const fresh = (await call<Record<string, unknown>>((done) => store.get('touched', done)))!;
-    await call((done) => store.touch('touched', fresh as never, done));
+    const fresh = (await call<SessionData | null>((done) => store.get('touched', done)))!;
+    await call((done) => store.touch('touched', fresh, done));
     expect(await lastSeen()).toBe(initial);
     await new Promise((resolve) => setTimeout(resolve, 60));
-    const stale = (await call<Record<string, unknown>>((done) => store.get('touched', done)))!;
-    await call((done) => store.touch('touched', stale as never, done));
+    const stale = (await call<SessionData | null>((done) => store.get('touched', done)))!;
+    await call((done) => store.touch('touched', stale, done));
     expect(await lastSeen()).toBeGreaterThan(initial);
   });
 

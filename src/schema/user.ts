@@ -123,6 +123,8 @@ builder.queryFields((t) => ({
       },
       resolve: (query, _root, args, context) => {
         checkPageSize(args);
+        // Pothos decodes a cursor without checking the id's type; a forged one must not reach SQL.
+        if (query.cursor && parseUserId(query.cursor.id as number) === null) throw badUserInput('Invalid cursor');
         return context.prisma.user.findMany({ ...query, where: userWhere(args.filter), orderBy: userOrder(args.orderBy) });
       },
       totalCount: (_connection, args, context) => context.prisma.user.count({ where: userWhere(args.filter) }),
