@@ -26,24 +26,41 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Refusals and bad input reach the client as they are; anything else is logged and masked. */
-function maskError(logger: Logger) {
-  return (error: unknown): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof PothosValidationError) {
-      return new GraphQLError(original.message, {
-        nodes: error instanceof GraphQLError ? error.nodes : undefined,
-        path: error instanceof GraphQLError ? error.path : undefined,
-        extensions: { code: 'BAD_USER_INPUT' },
-      });
-    }
-    if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
-    logger.error({ err: original }, 'unexpected error while handling a request');
-    return new GraphQLError('Unexpected error.', {
+function isBadUserInput(error: unknown): boolean {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  return original instanceof PothosValidationError;
+}
+
+/** Refusals and bad input reach the client as they are; anything else is masked. */
+function maskError(error: unknown): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isBadUserInput(error)) {
+    return new GraphQLError((original as Error).message, {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      extensions: { code: 'BAD_USER_INPUT' },
     });
+  }
+  if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+  return new GraphQLError('Unexpected error.', {
+    path: error instanceof GraphQLError ? error.path : undefined,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  });
+}
+
+/** Yoga logs the original of every error it masks: bad input is routine, the rest is not. */
+function yogaLogger(logger: Logger) {
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const [first] = args;
+    if (first instanceof Error) {
+      const original = first instanceof GraphQLError ? (first.originalError ?? first) : first;
+      if (isBadUserInput(first)) logger.info({ err: original }, 'bad user input');
+      else logger[level]({ err: original }, 'error while handling a request');
+    } else {
+      logger[level](args.map(String).join(' '));
+    }
   };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
 function createYogaServer(services: Services) {
@@ -55,13 +72,8 @@ function createYogaServer(services: Services) {
     landingPage: false,
     batching: false,
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,
-    maskedErrors: { maskError: maskError(logger) },
-    logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
-      warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error(args.map(String).join(' ')),
-    },
+    maskedErrors: { maskError },
+    logging: yogaLogger(logger),
     plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...(config.production ? [useDisableIntrospection()] : [])],
   });
 }
@@ -99,7 +111,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      logger.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   });

@@ -187,18 +187,51 @@ describe('production mode', () => {
   });
 });
 
+function capturingLogger(level: string) {
+  const lines: string[] = [];
+  const logger = pino(
+    { level },
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  return { lines, logger };
+}
+
+describe('logs', () => {
+  it('are JSON lines per request with no password, hash or cookie in them', async () => {
+    const { lines, logger } = capturingLogger('debug');
+    const logged = await startTestApp({}, { logger });
+    try {
+      const client = logged.client();
+      await client.request(RegisterForTransport, { input: { email: 'logged@example.com', password: TEST_PASSWORD } });
+      await client.login('logged@example.com', TEST_PASSWORD);
+      await client.request(MeEmail);
+      await client.raw('{ users(after: "forged") { totalCount } }');
+      const { passwordHash } = await logged.services.prisma.user.findUniqueOrThrow({
+        where: { email: 'logged@example.com' },
+        select: { passwordHash: true },
+      });
+      const entries = lines.map((line) => JSON.parse(line));
+      expect(entries.filter((entry) => entry.msg === 'request')).toEqual(
+        expect.arrayContaining([expect.objectContaining({ method: 'POST', path: '/graphql', status: 200 })]),
+      );
+      const text = lines.join('\n');
+      expect(text).not.toContain(TEST_PASSWORD);
+      expect(text).not.toContain(passwordHash);
+      expect(text).not.toContain(client.cookies.get('sid'));
+    } finally {
+      await logged.stop();
+    }
+  });
+});
+
 describe('unexpected failures', () => {
   it('are masked for the client and logged for the operator', async () => {
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'error' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    );
+    const { lines, logger } = capturingLogger('error');
     const broken = await startTestApp({}, { logger });
     try {
       await broken.services.prisma.$executeRawUnsafe('DROP TABLE "User"');
