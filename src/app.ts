@@ -12,10 +12,16 @@ import { connectDatabase } from './db.ts';
 import { createLogger } from './logger.ts';
 import { PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
+import { createMailer } from './mail.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
+import { TokenService } from './tokens.ts';
+import { pruneExpired } from './userSessions.ts';
 
 export const MAX_BODY_BYTES = 100 * 1024;
-export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'graphql-require-preflight'];
+// Any of these forces a browser to preflight, which a cross-site form or image cannot. A bearer
+// token's Authorization header does too, so token clients need no extra header.
+export const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'graphql-require-preflight', 'authorization'];
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
 type ServerContext = { req: Request; res: Response };
 
@@ -100,7 +106,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers });
   await hasher.warmUp();
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs });
-  const services: Services = { config, prisma, hasher, sessions, logger };
+  const tokens = new TokenService({
+    prisma,
+    secrets: config.jwtSecrets,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTokenTtlMs: config.refreshTokenTtlMs,
+  });
+  const mailer = createMailer(config, logger);
+  const services: Services = { config, prisma, hasher, tokens, mailer, logger };
+  const pruneTimer = setInterval(() => {
+    pruneExpired(prisma).catch((error) => logger.error({ err: error }, 'pruning expired sessions failed'));
+  }, PRUNE_INTERVAL_MS).unref();
   const yoga = createYogaServer(services);
 
   const app = express();
@@ -148,7 +164,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     yoga,
     services,
     async close() {
-      sessions.close();
+      clearInterval(pruneTimer);
+      mailer.close();
       await hasher.close();
       await prisma.$disconnect();
     },

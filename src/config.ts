@@ -24,6 +24,8 @@ export interface Config {
   logLevel: LogLevel;
   sessionMaxAgeMs: number;
   sessionCookieName: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlMs: number;
   /** Size of the password hashing worker pool. */
   hashWorkers: number;
 }
@@ -138,6 +140,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits: rateLimits !== 'off',
     logLevel,
     sessionCookieName: 'sid',
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 1, 24 * 60 * 60),
+    refreshTokenTtlMs: integer(env, 'REFRESH_TOKEN_TTL_DAYS', 30, 1, 365) * 24 * 60 * 60 * 1000,
     sessionMaxAgeMs: integer(env, 'SESSION_MAX_AGE_DAYS', 14, 1, 365) * 24 * 60 * 60 * 1000,
     hashWorkers: integer(env, 'HASH_WORKERS', 2, 1, 64),
   };

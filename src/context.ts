@@ -2,15 +2,19 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Database } from './db.ts';
+import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
-import type { PrismaSessionStore } from './sessionStore.ts';
+import { sessionKey } from './sessionStore.ts';
+import type { TokenService } from './tokens.ts';
+import type { Credential } from './userSessions.ts';
 
 /** What every request's resolvers share: the app's services plus the request itself. */
 export interface Services {
   config: Config;
   prisma: Database;
   hasher: PasswordHasher;
-  sessions: PrismaSessionStore;
+  tokens: TokenService;
+  mailer: Mailer;
   logger: Logger;
 }
 
@@ -24,18 +28,39 @@ export interface Context extends Services {
   res: Response;
   /** The signed-in user's id, or null for anonymous requests. */
   userId: number | null;
+  /** How this request is signed in, or null. */
+  credential: Credential | null;
   /** The signed-in user's flags, loaded once per request when a field needs them. */
   viewer: () => Promise<Viewer | null>;
 }
 
-export function createContext(services: Services, req: Request, res: Response): Context {
-  const userId = req.session?.userId ?? null;
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * A bearer token, when sent, is the request's only credential: an invalid one makes the request
+ * anonymous rather than falling back to a cookie.
+ */
+async function authenticate(services: Services, req: Request): Promise<{ userId: number; credential: Credential } | null> {
+  const authorization = req.get('authorization');
+  if (authorization !== undefined) {
+    const token = BEARER.exec(authorization)?.[1];
+    const claims = token ? await services.tokens.verify(token) : null;
+    return claims && { userId: claims.userId, credential: { kind: 'token', familyId: claims.familyId } };
+  }
+  const userId = req.session?.userId;
+  return userId === undefined ? null : { userId, credential: { kind: 'cookie', sessionKey: sessionKey(req.sessionID) } };
+}
+
+export async function createContext(services: Services, req: Request, res: Response): Promise<Context> {
+  const auth = await authenticate(services, req);
+  const userId = auth?.userId ?? null;
   let viewer: Promise<Viewer | null> | undefined;
   return {
     ...services,
     req,
     res,
     userId,
+    credential: auth?.credential ?? null,
     viewer: () =>
       (viewer ??=
         userId === null

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import session from 'express-session';
 import type { Database } from './db.ts';
+import { digest } from './opaqueTokens.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -13,9 +13,7 @@ declare module 'express-session' {
 }
 
 /** Sessions are stored under a hash of their id, so a leaked table holds no usable cookies. */
-export function sessionKey(sid: string): string {
-  return createHash('sha256').update(sid).digest('base64url');
-}
+export const sessionKey = digest;
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
 type StoredSession = session.SessionData;
@@ -23,7 +21,6 @@ type StoredSession = session.SessionData;
 export interface SessionStoreOptions {
   /** Activity is written at most this often per session, so reads stay reads. */
   touchIntervalMs?: number;
-  pruneIntervalMs?: number;
   maxAgeMs: number;
 }
 
@@ -31,7 +28,6 @@ export interface SessionStoreOptions {
 export class PrismaSessionStore extends session.Store {
   private readonly touchIntervalMs: number;
   private readonly maxAgeMs: number;
-  private readonly pruneTimer: NodeJS.Timeout;
 
   constructor(
     private readonly prisma: Database,
@@ -40,8 +36,6 @@ export class PrismaSessionStore extends session.Store {
     super();
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.maxAgeMs = options.maxAgeMs;
-    this.pruneTimer = setInterval(() => void this.prune().catch(() => undefined), options.pruneIntervalMs ?? 3_600_000);
-    this.pruneTimer.unref();
   }
 
   override get(sid: string, callback: Callback<StoredSession | null>): void {
@@ -90,23 +84,6 @@ export class PrismaSessionStore extends session.Store {
       .updateMany({ where: { id: sessionKey(sid) }, data: { lastSeenAt: new Date() } })
       .then(() => callback?.())
       .catch((error) => callback?.(error));
-  }
-
-  /** Ends every session of a user, optionally sparing one (the caller's own). */
-  async destroyUserSessions(userId: number, exceptSid?: string): Promise<number> {
-    const { count } = await this.prisma.session.deleteMany({
-      where: { userId, ...(exceptSid ? { id: { not: sessionKey(exceptSid) } } : {}) },
-    });
-    return count;
-  }
-
-  async prune(): Promise<number> {
-    const { count } = await this.prisma.session.deleteMany({ where: { expiresAt: { lte: new Date() } } });
-    return count;
-  }
-
-  close(): void {
-    clearInterval(this.pruneTimer);
   }
 
   private expiresAt(stored: StoredSession): Date {

@@ -2,6 +2,7 @@ import { Prisma } from './generated/prisma/client.ts';
 import type { Services } from './context.ts';
 import { ValidationError } from './errors.ts';
 import { passwordProblems } from './passwords/policy.ts';
+import { endSessions } from './userSessions.ts';
 
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_NAME_LENGTH = 150;
@@ -141,7 +142,7 @@ export async function updateUser(
     lastName: nameProblems(lastName),
   });
   const passwordHash = changes.password == null ? undefined : await services.hasher.hash(changes.password);
-  const endSessions = passwordHash !== undefined || (changes.isActive === false && current.isActive);
+  const signOut = passwordHash !== undefined || (changes.isActive === false && current.isActive);
 
   try {
     const [updated] = await services.prisma.$transaction([
@@ -157,7 +158,7 @@ export async function updateUser(
         },
         select: publicUserColumns,
       }),
-      ...(endSessions ? [services.prisma.session.deleteMany({ where: { userId: id } })] : []),
+      ...(signOut ? endSessions(services.prisma, id) : []),
     ]);
     return updated;
   } catch (error) {

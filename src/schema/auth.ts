@@ -1,11 +1,10 @@
-import type { Request } from 'express';
 import { authenticate } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { createUser } from '../users.ts';
+import { destroyCookieSession, startCookieSession } from '../userSessions.ts';
+import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
 import { UserType } from './user.ts';
-
-const MAX_USER_AGENT_LENGTH = 512;
 
 const RegisterInput = builder.inputType('RegisterInput', {
   fields: (t) => ({
@@ -16,28 +15,24 @@ const RegisterInput = builder.inputType('RegisterInput', {
   }),
 });
 
-const LoginInput = builder.inputType('LoginInput', {
+export const LoginInput = builder.inputType('LoginInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
     password: t.string({ required: true }),
   }),
 });
 
-const LogoutPayload = builder.objectRef<{ message: string }>('LogoutPayload').implement({
+export const LogoutPayload = builder.objectRef<{ message: string }>('LogoutPayload').implement({
   fields: (t) => ({ message: t.exposeString('message') }),
 });
 
-function promisify(run: (done: (error?: unknown) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
-}
+export const LOGGED_OUT = { message: 'Successfully logged out' };
 
-/** Starts a signed-in session under a new id, so a session id planted before login is useless. */
-async function startSession(req: Request, userId: number): Promise<void> {
-  await promisify((done) => req.session.regenerate(done));
-  req.session.userId = userId;
-  req.session.userAgent = req.get('user-agent')?.slice(0, MAX_USER_AGENT_LENGTH) ?? null;
-  req.session.ipAddress = req.ip ?? null;
-  await promisify((done) => req.session.save(done));
+/** Ends the cookie session of this request, if it has one, and tells the browser to forget it. */
+export async function endCookieSession({ req, res, config }: Context): Promise<void> {
+  if (!req.session?.userId) return;
+  await destroyCookieSession(req);
+  res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.production });
 }
 
 builder.mutationFields((t) => ({
@@ -56,19 +51,18 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, context) => {
       const user = await authenticate(context, input.email, input.password);
       if (!user) throw new InvalidCredentialsError();
-      await startSession(context.req, user.id);
+      await startCookieSession(context.req, user.id);
       return user;
     },
   }),
   logout: t.field({
     type: LogoutPayload,
     authScopes: { signedIn: true },
-    description: 'Ends this session.',
+    description: 'Ends this session, or revokes the bearer token’s sign-in (its refresh tokens too).',
     resolve: async (_root, _args, context) => {
-      const { req, res, config } = context;
-      await promisify((done) => req.session.destroy(done));
-      res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.production });
-      return { message: 'Successfully logged out' };
+      if (context.credential?.kind === 'token') await context.tokens.revokeFamily(context.credential.familyId);
+      else await endCookieSession(context);
+      return LOGGED_OUT;
     },
   }),
 }));

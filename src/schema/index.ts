@@ -4,6 +4,9 @@ import './scalars.ts';
 import './errors.ts';
 import './user.ts';
 import './auth.ts';
+import './account.ts';
+import './tokens.ts';
+import './passwordReset.ts';
 
 export const schema = builder.toSchema();
 

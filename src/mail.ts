@@ -1,0 +1,36 @@
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface Mailer {
+  send(mail: Mail): Promise<void>;
+  close(): void;
+}
+
+/**
+ * SMTP when SMTP_URL is set; otherwise each mail is written to the log, like Django's console
+ * backend, so development needs no mail server.
+ */
+export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>, logger: Logger): Mailer {
+  if (!config.smtpUrl) {
+    return {
+      async send(mail) {
+        logger.info({ mail }, 'mail not sent (SMTP_URL is not set); its content follows');
+      },
+      close() {},
+    };
+  }
+  const transport = nodemailer.createTransport(config.smtpUrl);
+  return {
+    async send(mail) {
+      await transport.sendMail({ from: config.mailFrom, ...mail });
+    },
+    close: () => transport.close(),
+  };
+}

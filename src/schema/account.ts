@@ -1,0 +1,101 @@
+import { InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { passwordProblems } from '../passwords/policy.ts';
+import { nameProblems, publicUserColumns } from '../users.ts';
+import { endSessions, listSessions, revokeSession, startCookieSession, type UserSession } from '../userSessions.ts';
+import { builder } from './builder.ts';
+import { endCookieSession, LOGGED_OUT, LogoutPayload } from './auth.ts';
+import { UserType } from './user.ts';
+
+const SessionType = builder.objectRef<UserSession>('Session').implement({
+  description: 'A signed-in browser (cookie session) or app (token sign-in) of the user.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    current: t.exposeBoolean('current', { description: 'Whether this request is made with this session.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    userAgent: t.exposeString('userAgent', { nullable: true }),
+    ipAddress: t.exposeString('ipAddress', { nullable: true }),
+  }),
+});
+
+const UpdateMeInput = builder.inputType('UpdateMeInput', {
+  description: 'Omitted fields keep their value.',
+  fields: (t) => ({ firstName: t.string(), lastName: t.string() }),
+});
+
+const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
+  fields: (t) => ({
+    currentPassword: t.string({ required: true }),
+    newPassword: t.string({ required: true }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  mySessions: t.field({
+    type: [SessionType],
+    authScopes: { signedIn: true },
+    description: 'Every live session of the signed-in user, most recently used first.',
+    resolve: (_root, _args, { prisma, userId, credential }) => listSessions(prisma, userId!, credential),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  updateMe: t.field({
+    type: UserType,
+    authScopes: { signedIn: true },
+    description: 'Changes the signed-in user’s names; staff status and activity are not theirs to change.',
+    args: { input: t.arg({ type: UpdateMeInput, required: true }) },
+    errors: { types: [ValidationError], directResult: true, union: { name: 'UpdateMeResult' } },
+    resolve: async (_root, { input }, { prisma, userId }) => {
+      const firstName = input.firstName?.trim();
+      const lastName = input.lastName?.trim();
+      ValidationError.check({ firstName: nameProblems(firstName), lastName: nameProblems(lastName) });
+      return prisma.user.update({ where: { id: userId! }, data: { firstName, lastName }, select: publicUserColumns });
+    },
+  }),
+  changePassword: t.field({
+    type: UserType,
+    authScopes: { signedIn: true },
+    description: 'Keeps this session (under a new id) and ends every other session and refresh token.',
+    args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
+    errors: {
+      types: [InvalidCredentialsError, ValidationError],
+      directResult: true,
+      union: { name: 'ChangePasswordResult' },
+    },
+    resolve: async (_root, { input }, context) => {
+      const { prisma, hasher, userId, credential, req } = context;
+      const account = await prisma.user.findUniqueOrThrow({
+        where: { id: userId! },
+        select: { passwordHash: true, email: true, firstName: true, lastName: true },
+      });
+      if (!(await hasher.verify(input.currentPassword, account.passwordHash))) throw new InvalidCredentialsError();
+      ValidationError.check({ newPassword: passwordProblems(input.newPassword, account) });
+      const passwordHash = await hasher.hash(input.newPassword);
+      const keep = credential?.kind === 'token' ? credential : null;
+      const [user] = await prisma.$transaction([
+        prisma.user.update({ where: { id: userId! }, data: { passwordHash }, select: publicUserColumns }),
+        ...endSessions(prisma, userId!, keep),
+      ]);
+      if (credential?.kind === 'cookie') await startCookieSession(req, userId!);
+      return user;
+    },
+  }),
+  revokeSession: t.boolean({
+    authScopes: { signedIn: true },
+    description: 'Ends one of the signed-in user’s sessions; false when they have no session with this id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, { prisma, userId }) => revokeSession(prisma, userId!, String(id)),
+  }),
+  logoutEverywhere: t.field({
+    type: LogoutPayload,
+    authScopes: { signedIn: true },
+    description: 'Ends every session and refresh token of the signed-in user, this one included.',
+    resolve: async (_root, _args, context) => {
+      await context.prisma.$transaction(endSessions(context.prisma, context.userId!));
+      await endCookieSession(context);
+      return LOGGED_OUT;
+    },
+  }),
+}));

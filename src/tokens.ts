@@ -1,0 +1,135 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { Database } from './db.ts';
+import { InvalidTokenError } from './errors.ts';
+import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
+
+const ISSUER = 'auth-api';
+
+export interface TokenPair {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  userId: number;
+}
+
+export interface AccessClaims {
+  userId: number;
+  familyId: string;
+}
+
+export interface ClientInfo {
+  userAgent: string | null;
+  ipAddress: string | null;
+}
+
+export interface TokenServiceOptions {
+  prisma: Database;
+  /** The first signs; every one verifies, so a secret can be rotated without signing anyone out. */
+  secrets: string[];
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlMs: number;
+}
+
+/**
+ * Access tokens are short-lived HS256 JWTs naming the user and the token family; refresh tokens
+ * are opaque, single use, and rotate within the family. A family is one sign-in: deleting it
+ * revokes its refresh tokens and, on their next request, its access tokens.
+ */
+export class TokenService {
+  private readonly prisma: Database;
+  private readonly keys: Uint8Array[];
+  private readonly accessTokenTtlSeconds: number;
+  private readonly refreshTokenTtlMs: number;
+
+  constructor(options: TokenServiceOptions) {
+    this.prisma = options.prisma;
+    this.keys = options.secrets.map((secret) => new TextEncoder().encode(secret));
+    this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
+    this.refreshTokenTtlMs = options.refreshTokenTtlMs;
+  }
+
+  /** Starts a token family for a user who has just proved who they are. */
+  async issue(userId: number, client: ClientInfo): Promise<TokenPair> {
+    const familyId = randomToken(18);
+    const refreshToken = randomToken();
+    const expiresAt = new Date(Date.now() + this.refreshTokenTtlMs);
+    await this.prisma.tokenFamily.create({
+      data: { id: familyId, userId, expiresAt, ...client, refreshTokens: { create: { id: digest(refreshToken), expiresAt } } },
+    });
+    return { ...(await this.signAccessToken(userId, familyId)), refreshToken, userId };
+  }
+
+  /**
+   * Trades a refresh token for a new pair and retires it. A retired token presented again means
+   * it was stolen (or the client is broken): the whole family is revoked.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    if (refreshToken.length === 0 || refreshToken.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError();
+    const id = digest(refreshToken);
+    const stored = await this.prisma.refreshToken.findUnique({
+      where: { id },
+      select: { familyId: true, expiresAt: true, usedAt: true, family: { select: { userId: true } } },
+    });
+    if (!stored) throw new InvalidTokenError();
+    if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidTokenError();
+    const now = new Date();
+    // Retiring is conditional, so of two concurrent uses exactly one wins and the other is reuse.
+    const { count } = stored.usedAt
+      ? { count: 0 }
+      : await this.prisma.refreshToken.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
+    if (count === 0) {
+      await this.revokeFamily(stored.familyId);
+      throw new RefreshTokenReusedError(stored.family.userId);
+    }
+    const next = randomToken();
+    const expiresAt = new Date(now.getTime() + this.refreshTokenTtlMs);
+    await this.prisma.tokenFamily.update({
+      where: { id: stored.familyId },
+      data: { lastSeenAt: now, expiresAt, refreshTokens: { create: { id: digest(next), expiresAt } } },
+    });
+    return { ...(await this.signAccessToken(stored.family.userId, stored.familyId)), refreshToken: next, userId: stored.family.userId };
+  }
+
+  /** The claims of a valid, unexpired access token whose family is still live; otherwise null. */
+  async verify(accessToken: string): Promise<AccessClaims | null> {
+    if (accessToken.length > 2048) return null;
+    for (const key of this.keys) {
+      try {
+        const { payload } = await jwtVerify(accessToken, key, { issuer: ISSUER, algorithms: ['HS256'] });
+        const userId = Number(payload.sub);
+        const familyId = payload.sid;
+        if (!Number.isSafeInteger(userId) || typeof familyId !== 'string') return null;
+        const family = await this.prisma.tokenFamily.findUnique({ where: { id: familyId }, select: { userId: true, expiresAt: true } });
+        if (!family || family.userId !== userId || family.expiresAt.getTime() <= Date.now()) return null;
+        return { userId, familyId };
+      } catch (error) {
+        // A signature made with another key may be valid under the next one; nothing else is.
+        if (!(error instanceof errors.JWSSignatureVerificationFailed)) return null;
+      }
+    }
+    return null;
+  }
+
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.prisma.tokenFamily.deleteMany({ where: { id: familyId } });
+  }
+
+  private async signAccessToken(userId: number, familyId: string) {
+    const accessTokenExpiresAt = new Date((Math.floor(Date.now() / 1000) + this.accessTokenTtlSeconds) * 1000);
+    const accessToken = await new SignJWT({ sid: familyId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject(String(userId))
+      .setIssuedAt()
+      .setExpirationTime(accessTokenExpiresAt)
+      .sign(this.keys[0]!);
+    return { accessToken, accessTokenExpiresAt };
+  }
+}
+
+/** Reuse of a retired refresh token; clients see an InvalidTokenError like any other. */
+export class RefreshTokenReusedError extends InvalidTokenError {
+  constructor(readonly userId: number) {
+    super();
+  }
+}
