@@ -38,7 +38,7 @@ export function emailProblems(email: string): string[] {
 
 export function nameProblems(name: string | null | undefined): string[] {
   if (name == null) return [];
-  return name.length > MAX_NAME_LENGTH ? [`Ensure this value has at most ${MAX_NAME_LENGTH} characters.`] : [];
+  return [...name].length > MAX_NAME_LENGTH ? [`Ensure this value has at most ${MAX_NAME_LENGTH} characters.`] : [];
 }
 
 /** Parses an id the API handed out; anything else names no user. */
