@@ -113,6 +113,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     refreshTokenTtlMs: config.refreshTokenTtlMs,
   });
   const mailer = createMailer(config, logger);
+  if (config.production && !config.smtpUrl) {
+    logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
+  }
   const services: Services = { config, prisma, hasher, tokens, mailer, logger };
   const pruneTimer = setInterval(() => {
     pruneExpired(prisma).catch((error) => logger.error({ err: error }, 'pruning expired sessions failed'));

@@ -1,0 +1,536 @@
+import net, { type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { print } from 'graphql';
+import { pino } from 'pino';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './generated/gql.ts';
+import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+
+const RequestReset = graphql(`
+  mutation RequestReset($email: String!) {
+    requestPasswordReset(email: $email)
+  }
+`);
+
+const ResetPassword = graphql(`
+  mutation ResetPassword($input: ResetPasswordInput!) {
+    resetPassword(input: $input) {
+      __typename
+      ... on User {
+        id
+        email
+        isActive
+      }
+      ... on Error {
+        message
+      }
+      ... on ValidationError {
+        fieldErrors {
+          field
+          messages
+        }
+      }
+    }
+  }
+`);
+
+const ResetLogin = graphql(`
+  mutation ResetLogin($input: LoginInput!) {
+    login(input: $input) {
+      __typename
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+const ResetMe = graphql(`
+  query ResetMe {
+    me {
+      email
+    }
+  }
+`);
+
+const ResetObtainTokens = graphql(`
+  mutation ResetObtainTokens($input: LoginInput!) {
+    obtainTokens(input: $input) {
+      __typename
+      ... on TokenPair {
+        refreshToken
+      }
+    }
+  }
+`);
+
+const ResetRefreshTokens = graphql(`
+  mutation ResetRefreshTokens($refreshToken: String!) {
+    refreshTokens(refreshToken: $refreshToken) {
+      __typename
+    }
+  }
+`);
+
+const MAIL_FROM = 'auth@example.test';
+const RESET_URL = 'https://app.example/reset?token={token}';
+const LINK_PREFIX = RESET_URL.replace('{token}', '');
+const LINK_PATTERN = /https:\/\/app\.example\/reset\?token=([A-Za-z0-9_%.~-]+)/;
+const NEW_PASSWORD = 'Quiet-Lantern-Orbit-47';
+const HOUR_MS = 60 * 60 * 1000;
+const MAIL_TIMEOUT_MS = 5_000;
+
+interface ReceivedMail {
+  envelopeTo: string[];
+  headers: Map<string, string>;
+  body: string;
+}
+
+function decodeQuotedPrintable(text: string): string {
+  const joined = text.replace(/=\r?\n/g, '');
+  const bytes: number[] = [];
+  for (let i = 0; i < joined.length; i += 1) {
+    const hex = joined.slice(i + 1, i + 3);
+    if (joined[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(joined[i]!, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function parseMail(raw: string, envelopeTo: string[]): ReceivedMail {
+  const split = raw.indexOf('\r\n\r\n');
+  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
+  const headers = new Map<string, string>();
+  for (const line of head.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const rawBody = raw.slice(split + 4);
+  const encoding = headers.get('content-transfer-encoding')?.toLowerCase();
+  const body =
+    encoding === 'quoted-printable'
+      ? decodeQuotedPrintable(rawBody)
+      : encoding === 'base64'
+        ? Buffer.from(rawBody, 'base64').toString('utf8')
+        : rawBody;
+  return { envelopeTo, headers, body };
+}
+
+/** A real SMTP server on a free loopback port that keeps every message it receives. */
+async function startMailbox() {
+  const received: ReceivedMail[] = [];
+  const consumed = new Set<ReceivedMail>();
+  const waiters = new Set<() => void>();
+  let gate = Promise.resolve();
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const envelopeTo = session.envelope.rcptTo.map((rcpt) => rcpt.address);
+        void gate.then(() => {
+          received.push(parseMail(Buffer.concat(chunks).toString('utf8'), envelopeTo));
+          for (const wake of waiters) wake();
+          callback();
+        });
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as AddressInfo).port;
+
+  return {
+    port,
+    received,
+    /** The next mail to `to` not yet returned by this function; rejects after a bounded wait. */
+    next(to: string, timeoutMs = MAIL_TIMEOUT_MS): Promise<ReceivedMail> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const mail = received.find((candidate) => !consumed.has(candidate) && candidate.headers.get('to') === to);
+          if (!mail) return false;
+          consumed.add(mail);
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(mail);
+          return true;
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no mail to ${to} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        if (!check()) waiters.add(check);
+      });
+    },
+    /** Holds every message's acceptance until the returned function is called. */
+    hold(): () => void {
+      let release!: () => void;
+      gate = new Promise((resolve) => (release = resolve));
+      return () => release();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function within<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+function tokenFrom(mail: ReceivedMail): string {
+  const match = LINK_PATTERN.exec(mail.body);
+  if (!match) throw new Error(`no reset link in mail body:\n${mail.body}`);
+  return decodeURIComponent(match[1]!);
+}
+
+function capturingLogger(level: string) {
+  const lines: string[] = [];
+  const logger = pino(
+    { level },
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  return { lines, logger };
+}
+
+/** Polls the captured log lines until one matches, for at most `timeoutMs`. */
+async function waitForLogEntry(lines: string[], predicate: (entry: any) => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const entry = lines.map((line) => JSON.parse(line)).find(predicate);
+    if (entry) return entry;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no matching log entry within ${timeoutMs} ms; got:\n${lines.join('')}`);
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let mailbox: Awaited<ReturnType<typeof startMailbox>>;
+let app: TestApp;
+
+beforeAll(async () => {
+  mailbox = await startMailbox();
+  app = await startTestApp({
+    SMTP_URL: `smtp://127.0.0.1:${mailbox.port}`,
+    MAIL_FROM,
+    PASSWORD_RESET_URL: RESET_URL,
+  });
+});
+afterAll(async () => {
+  await app?.stop();
+  await mailbox?.close();
+});
+
+async function requestReset(email: string, client: TestClient = app.client()) {
+  const result = await client.request(RequestReset, { email });
+  expect(result.errors).toBeUndefined();
+  expect(result.data).toEqual({ requestPasswordReset: true });
+}
+
+/** Asks for a reset link for `email` and returns the token from the mail it receives. */
+async function mailedToken(email: string): Promise<string> {
+  await requestReset(email);
+  return tokenFrom(await mailbox.next(email));
+}
+
+function reset(token: string, newPassword = NEW_PASSWORD, client: TestClient = app.client()) {
+  return client.request(ResetPassword, { input: { token, newPassword } });
+}
+
+async function passwordHashOf(email: string) {
+  const { passwordHash } = await app.services.prisma.user.findUniqueOrThrow({ where: { email }, select: { passwordHash: true } });
+  return passwordHash;
+}
+
+async function loginResult(email: string, password: string) {
+  return (await app.client().request(ResetLogin, { input: { email, password } })).data?.login.__typename;
+}
+
+const invalidToken = { __typename: 'InvalidTokenError', message: expect.stringMatching(/\S/) };
+
+describe('requestPasswordReset', () => {
+  it('answers true for every email and mails a link only to an active account', async () => {
+    const active = await app.createUser({ email: 'reset-active@example.test' });
+    const inactive = await app.createUser({ email: 'reset-inactive@example.test', isActive: false });
+
+    await requestReset('nobody-here@example.test');
+    await requestReset(inactive.email);
+    await requestReset('not an email');
+    await requestReset(`${'a'.repeat(300)}@example.test`);
+    await requestReset(active.email);
+
+    const mail = await mailbox.next(active.email);
+    expect(mail.headers.get('to')).toBe(active.email);
+    expect(mail.envelopeTo).toEqual([active.email]);
+    expect(mail.headers.get('from')).toBe(MAIL_FROM);
+    const token = tokenFrom(mail);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    expect(mail.body).toContain(RESET_URL.replace('{token}', token));
+    expect(mail.body).not.toContain('{token}');
+
+    const others = ['nobody-here@example.test', inactive.email, 'not an email'];
+    expect(mailbox.received.filter((received) => others.includes(received.headers.get('to')!))).toEqual([]);
+    const rows = await app.services.prisma.passwordResetToken.findMany({ select: { userId: true } });
+    expect(rows).toEqual([{ userId: active.id }]);
+  });
+
+  it('matches the email case-insensitively and trimmed', async () => {
+    const { email } = await app.createUser({ email: 'mixed.case@example.test' });
+    await requestReset('  Mixed.CASE@Example.TEST \t');
+    const mail = await mailbox.next(email);
+    expect(mail.headers.get('to')).toBe(email);
+    expect((await reset(tokenFrom(mail))).data?.resetPassword).toMatchObject({ __typename: 'User', email });
+  });
+
+  it('stores only a hash of the token, which expires after one hour', async () => {
+    const user = await app.createUser({ email: 'hashed-token@example.test' });
+    const before = Date.now();
+    const token = await mailedToken(user.email);
+    const after = Date.now();
+
+    const rows = await app.services.prisma.passwordResetToken.findMany({ where: { userId: user.id } });
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!;
+    expect(row.id).not.toBe(token);
+    expect(JSON.stringify(row)).not.toContain(token);
+    expect(row.expiresAt.getTime()).toBeGreaterThanOrEqual(before + HOUR_MS - 1_000);
+    expect(row.expiresAt.getTime()).toBeLessThanOrEqual(after + HOUR_MS + 1_000);
+  });
+
+  it('invalidates the earlier token when a new one is requested', async () => {
+    const { email } = await app.createUser({ email: 'two-requests@example.test' });
+    const first = await mailedToken(email);
+    const second = await mailedToken(email);
+    expect(second).not.toBe(first);
+
+    expect((await reset(first)).data?.resetPassword).toEqual(invalidToken);
+    expect((await reset(second)).data?.resetPassword).toMatchObject({ __typename: 'User', email });
+  });
+
+  it('answers without waiting for the mail to be delivered', async () => {
+    const { email } = await app.createUser({ email: 'slow-mail@example.test' });
+    const release = mailbox.hold();
+    try {
+      const result = await within(
+        app.client().request(RequestReset, { email }),
+        2_000,
+        'requestPasswordReset waited for the SMTP server',
+      );
+      expect(result.data).toEqual({ requestPasswordReset: true });
+      expect(mailbox.received.filter((mail) => mail.headers.get('to') === email)).toEqual([]);
+    } finally {
+      release();
+    }
+    expect(tokenFrom(await mailbox.next(email))).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+  });
+
+  it('answers exactly true, with nothing else in the body', async () => {
+    const { email } = await app.createUser({ email: 'exact-body@example.test' });
+    const response = await app.client().fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: print(RequestReset), variables: { email } }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('{"data":{"requestPasswordReset":true}}');
+    const token = tokenFrom(await mailbox.next(email));
+    expect([...response.headers.values()].join('\n')).not.toContain(token);
+  });
+});
+
+describe('resetPassword', () => {
+  it('sets the new password, uses up the token and ends every session of the user', async () => {
+    const email = 'reset-ok@example.test';
+    const browser = await app.signedIn({ email });
+    const laptop = app.client();
+    await laptop.login(email, TEST_PASSWORD);
+    const tokens = await app.client().request(ResetObtainTokens, { input: { email, password: TEST_PASSWORD } });
+    const refreshToken = (tokens.data?.obtainTokens as { refreshToken: string }).refreshToken;
+    expect((await browser.request(ResetMe)).data?.me).toEqual({ email });
+    expect((await laptop.request(ResetMe)).data?.me).toEqual({ email });
+
+    const token = await mailedToken(email);
+    const result = await reset(token);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.resetPassword).toMatchObject({ __typename: 'User', email, isActive: true });
+    expect(JSON.stringify(result)).not.toContain(token);
+    expect(JSON.stringify(result)).not.toContain(NEW_PASSWORD);
+
+    expect(await loginResult(email, NEW_PASSWORD)).toBe('User');
+    expect(await loginResult(email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect((await browser.request(ResetMe)).data?.me).toBeNull();
+    expect((await laptop.request(ResetMe)).data?.me).toBeNull();
+    expect((await app.client().request(ResetRefreshTokens, { refreshToken })).data?.refreshTokens.__typename).toBe(
+      'InvalidTokenError',
+    );
+
+    const hash = await passwordHashOf(email);
+    expect((await reset(token, 'Another-Fresh-Passphrase-8')).data?.resetPassword).toEqual(invalidToken);
+    expect(await passwordHashOf(email)).toBe(hash);
+  });
+
+  describe('a weak new password', () => {
+    const email = 'margaret.hamilton@example.test';
+    let token: string;
+    let hash: string;
+    let client: TestClient;
+
+    beforeAll(async () => {
+      client = await app.signedIn({ email });
+      token = await mailedToken(email);
+      hash = await passwordHashOf(email);
+    });
+
+    it.each([
+      ['too common', 'sunshine1', 'This password is too common.'],
+      ['entirely numeric', '4815162342108', 'This password is entirely numeric.'],
+      ['similar to the email', 'margaret.hamilton', 'The password is too similar to the email address.'],
+      ['too short', 'Sh0rt!', 'This password is too short. It must contain at least 8 characters.'],
+    ])('that is %s is a ValidationError on newPassword and changes nothing', async (_rule, password, message) => {
+      const result = await reset(token, password);
+      expect(result.errors).toBeUndefined();
+      const outcome = result.data?.resetPassword;
+      expect(outcome).toMatchObject({ __typename: 'ValidationError', message: expect.stringMatching(/\S/) });
+      const { fieldErrors } = outcome as { fieldErrors: { field: string; messages: string[] }[] };
+      expect(fieldErrors).toEqual([{ field: 'newPassword', messages: expect.arrayContaining([message]) }]);
+      expect(await passwordHashOf(email)).toBe(hash);
+      expect((await client.request(ResetMe)).data?.me).toEqual({ email });
+    });
+
+    it('leaves the token usable for a good password', async () => {
+      expect((await reset(token)).data?.resetPassword).toMatchObject({ __typename: 'User', email });
+      expect(await loginResult(email, NEW_PASSWORD)).toBe('User');
+    });
+  });
+
+  describe('an invalid token', () => {
+    const email = 'pending-reset@example.test';
+    let token: string;
+    let hash: string;
+    let client: TestClient;
+
+    beforeAll(async () => {
+      client = await app.signedIn({ email });
+      token = await mailedToken(email);
+      hash = await passwordHashOf(email);
+    });
+
+    it.each([
+      ['unknown', 'Zm9yZ2VkLXRva2VuLXRoYXQtd2FzLW5ldmVyLWlzc3VlZA'],
+      ['empty', ''],
+      ['500 characters long', 'x'.repeat(500)],
+      ['the stored hash instead of the token', 'hash'],
+    ])('%s gives InvalidTokenError and changes nothing', async (_case, presented) => {
+      const tokenValue =
+        presented === 'hash'
+          ? (await app.services.prisma.passwordResetToken.findFirstOrThrow({ where: { user: { email } } })).id
+          : presented;
+      expect((await reset(tokenValue)).data?.resetPassword).toEqual(invalidToken);
+      expect(await passwordHashOf(email)).toBe(hash);
+      expect((await client.request(ResetMe)).data?.me).toEqual({ email });
+      expect(await app.services.prisma.passwordResetToken.count({ where: { user: { email } } })).toBe(1);
+    });
+
+    it('leaves the pending token working', async () => {
+      expect((await reset(token)).data?.resetPassword).toMatchObject({ __typename: 'User', email });
+    });
+
+    it('expired gives InvalidTokenError and changes nothing', async () => {
+      const expiredEmail = 'expired-reset@example.test';
+      const expiredClient = await app.signedIn({ email: expiredEmail });
+      const expired = await mailedToken(expiredEmail);
+      const before = await passwordHashOf(expiredEmail);
+      await app.services.prisma.passwordResetToken.updateMany({
+        where: { user: { email: expiredEmail } },
+        data: { expiresAt: new Date(Date.now() - 1_000) },
+      });
+
+      expect((await reset(expired)).data?.resetPassword).toEqual(invalidToken);
+      expect(await passwordHashOf(expiredEmail)).toBe(before);
+      expect(await loginResult(expiredEmail, TEST_PASSWORD)).toBe('User');
+      expect((await expiredClient.request(ResetMe)).data?.me).toEqual({ email: expiredEmail });
+    });
+
+    it('of a user deactivated after the mail was sent gives InvalidTokenError', async () => {
+      const deactivatedEmail = 'deactivated-reset@example.test';
+      await app.createUser({ email: deactivatedEmail });
+      const pending = await mailedToken(deactivatedEmail);
+      const before = await passwordHashOf(deactivatedEmail);
+      await app.services.prisma.user.update({ where: { email: deactivatedEmail }, data: { isActive: false } });
+
+      expect((await reset(pending)).data?.resetPassword).toEqual(invalidToken);
+      expect(await passwordHashOf(deactivatedEmail)).toBe(before);
+    });
+  });
+});
+
+describe('mail delivery', () => {
+  it('without SMTP_URL writes the mail with its link to the log', async () => {
+    const { lines, logger } = capturingLogger('info');
+    const logged = await startTestApp({ PASSWORD_RESET_URL: RESET_URL }, { logger });
+    try {
+      const { email } = await logged.createUser({ email: 'console-mail@example.test' });
+      const result = await logged.client().request(RequestReset, { email });
+      expect(result.data).toEqual({ requestPasswordReset: true });
+
+      const entry = await waitForLogEntry(lines, (candidate) => JSON.stringify(candidate).includes(LINK_PREFIX));
+      expect(entry.level).toBe(30);
+      const match = LINK_PATTERN.exec(JSON.stringify(entry));
+      const token = decodeURIComponent(match![1]!);
+      expect(JSON.stringify(entry)).toContain(email);
+
+      const reset = await logged.client().request(ResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
+      expect(reset.data?.resetPassword).toMatchObject({ __typename: 'User', email });
+    } finally {
+      await logged.stop();
+    }
+  });
+
+  it('when the SMTP server cannot be reached still answers true, keeps serving and logs an error', async () => {
+    const { lines, logger } = capturingLogger('info');
+    const port = await closedPort();
+    const unreachable = await startTestApp(
+      { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM, PASSWORD_RESET_URL: RESET_URL },
+      { logger },
+    );
+    try {
+      const { email } = await unreachable.createUser({ email: 'no-smtp@example.test' });
+      const result = await unreachable.client().request(RequestReset, { email });
+      expect(result.errors).toBeUndefined();
+      expect(result.data).toEqual({ requestPasswordReset: true });
+
+      const entry = await waitForLogEntry(lines, (candidate) => candidate.level >= 50);
+      expect(entry.level).toBe(50);
+      expect(JSON.stringify(entry)).toMatch(/ECONNREFUSED/);
+      expect(JSON.stringify(lines)).not.toContain(LINK_PREFIX);
+
+      const health = await fetch(`${unreachable.url}/health`);
+      expect(health.status).toBe(200);
+      const again = await unreachable.client().request(RequestReset, { email: 'someone-else@example.test' });
+      expect(again.data).toEqual({ requestPasswordReset: true });
+    } finally {
+      await unreachable.stop();
+    }
+  });
+});
