@@ -13,6 +13,8 @@ import { createLogger } from './logger.ts';
 import { PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
 import { createMailer } from './mail.ts';
+import { RateLimitedError, RateLimits } from './rateLimits.ts';
+import { queryLimitPlugins } from './queryLimits.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
 import { TokenService } from './tokens.ts';
 import { pruneExpired } from './userSessions.ts';
@@ -32,21 +34,28 @@ export interface App {
   close(): Promise<void>;
 }
 
-function isBadUserInput(error: unknown): boolean {
-  const original = error instanceof GraphQLError ? error.originalError : error;
-  return original instanceof PothosValidationError;
-}
-
-/** Refusals and bad input reach the client as they are; anything else is masked. */
-function maskError(error: unknown): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
-  if (isBadUserInput(error)) {
-    return new GraphQLError((original as Error).message, {
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'BAD_USER_INPUT' },
+/** Errors that are answers rather than faults: shown to the client with their code. */
+function refusal(error: unknown): GraphQLError | null {
+  const located = error instanceof GraphQLError ? error : undefined;
+  const original = located ? located.originalError : error;
+  const at = { nodes: located?.nodes, path: located?.path };
+  if (original instanceof PothosValidationError) {
+    return new GraphQLError(original.message, { ...at, extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  if (original instanceof RateLimitedError) {
+    return new GraphQLError(original.message, {
+      ...at,
+      extensions: { code: 'RATE_LIMITED', retryAfter: original.retryAfterSeconds },
     });
   }
+  return null;
+}
+
+/** Refusals and GraphQL errors reach the client as they are; anything else is masked. */
+function maskError(error: unknown): Error {
+  const answer = refusal(error);
+  if (answer) return answer;
+  const original = error instanceof GraphQLError ? error.originalError : error;
   if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
   return new GraphQLError('Unexpected error.', {
     path: error instanceof GraphQLError ? error.path : undefined,
@@ -54,13 +63,13 @@ function maskError(error: unknown): Error {
   });
 }
 
-/** Yoga logs the original of every error it masks: bad input is routine, the rest is not. */
+/** Yoga logs the original of every error it masks: refusals are routine, the rest is not. */
 function yogaLogger(logger: Logger) {
   const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
     const [first] = args;
     if (first instanceof Error) {
       const original = first instanceof GraphQLError ? (first.originalError ?? first) : first;
-      if (isBadUserInput(first)) logger.info({ err: original }, 'bad user input');
+      if (refusal(first)) logger.info({ err: original }, 'request refused');
       else logger[level]({ err: original }, 'error while handling a request');
     } else {
       logger[level](args.map(String).join(' '));
@@ -80,7 +89,11 @@ function createYogaServer(services: Services) {
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,
     maskedErrors: { maskError },
     logging: yogaLogger(logger),
-    plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...(config.production ? [useDisableIntrospection()] : [])],
+    plugins: [
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      ...(config.production ? [useDisableIntrospection()] : []),
+      ...queryLimitPlugins({ production: config.production }),
+    ],
   });
 }
 
@@ -116,7 +129,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.production && !config.smtpUrl) {
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
   }
-  const services: Services = { config, prisma, hasher, tokens, mailer, logger };
+  const rateLimits = new RateLimits(config.rateLimits, config.rateLimitRates);
+  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, logger };
   const pruneTimer = setInterval(() => {
     pruneExpired(prisma).catch((error) => logger.error({ err: error }, 'pruning expired sessions failed'));
   }, PRUNE_INTERVAL_MS).unref();

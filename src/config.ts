@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rateLimits.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -21,6 +22,7 @@ export interface Config {
   passwordResetUrl: string;
   bcryptCost: number;
   rateLimits: boolean;
+  rateLimitRates: Rates;
   logLevel: LogLevel;
   sessionMaxAgeMs: number;
   sessionCookieName: string;
@@ -108,6 +110,22 @@ function databaseUrl(env: Env, dataDir: string): string {
   return url;
 }
 
+/** `RATE_LIMIT_EMAIL_IP_FAILURES=5/900`: 5 per 900 seconds. */
+function rates(env: Env): Rates {
+  const entries = (Object.entries(DEFAULT_RATES) as [LimitName, Rate][]).map(([name, fallback]): [LimitName, Rate] => {
+    const variable = `RATE_LIMIT_${name.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`;
+    const raw = env[variable]?.trim();
+    if (!raw) return [name, fallback];
+    const match = /^(\d+)\s*\/\s*(\d+)$/.exec(raw);
+    const [points, seconds] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+    if (points < 1 || seconds < 1) {
+      throw new ConfigError(`${variable} must look like POINTS/SECONDS (e.g. 5/900), got "${raw}"`);
+    }
+    return [name, { points, seconds }];
+  });
+  return Object.fromEntries(entries) as Rates;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const dataDir = path.resolve(env.DATA_DIR?.trim() || 'data');
@@ -138,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     passwordResetUrl,
     bcryptCost: integer(env, 'BCRYPT_COST', DEFAULT_BCRYPT_COST, 10, 14),
     rateLimits: rateLimits !== 'off',
+    rateLimitRates: rates(env),
     logLevel,
     sessionCookieName: 'sid',
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 1, 24 * 60 * 60),

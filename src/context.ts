@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
+import type { Operation, RateLimits, Subject } from './rateLimits.ts';
 import { sessionKey } from './sessionStore.ts';
 import type { TokenService } from './tokens.ts';
 import type { Credential } from './userSessions.ts';
@@ -15,6 +16,7 @@ export interface Services {
   hasher: PasswordHasher;
   tokens: TokenService;
   mailer: Mailer;
+  rateLimits: RateLimits;
   logger: Logger;
 }
 
@@ -32,6 +34,8 @@ export interface Context extends Services {
   credential: Credential | null;
   /** The signed-in user's flags, loaded once per request when a field needs them. */
   viewer: () => Promise<Viewer | null>;
+  /** Runs a rate-limited operation for this request's client IP (and user, when signed in). */
+  guard: <T>(operation: Operation, subject: Omit<Subject, 'ip' | 'userId'>, run: () => Promise<T>) => Promise<T>;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -61,6 +65,8 @@ export async function createContext(services: Services, req: Request, res: Respo
     res,
     userId,
     credential: auth?.credential ?? null,
+    guard: (operation, subject, run) =>
+      services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', userId: userId ?? undefined, ...subject }, run),
     viewer: () =>
       (viewer ??=
         userId === null

@@ -64,23 +64,24 @@ builder.mutationFields((t) => ({
       directResult: true,
       union: { name: 'ChangePasswordResult' },
     },
-    resolve: async (_root, { input }, context) => {
-      const { prisma, hasher, userId, credential, req } = context;
-      const account = await prisma.user.findUniqueOrThrow({
-        where: { id: userId! },
-        select: { passwordHash: true, email: true, firstName: true, lastName: true },
-      });
-      if (!(await hasher.verify(input.currentPassword, account.passwordHash))) throw new InvalidCredentialsError();
-      ValidationError.check({ newPassword: passwordProblems(input.newPassword, account) });
-      const passwordHash = await hasher.hash(input.newPassword);
-      const keep = credential?.kind === 'token' ? credential : null;
-      const [user] = await prisma.$transaction([
-        prisma.user.update({ where: { id: userId! }, data: { passwordHash }, select: publicUserColumns }),
-        ...endSessions(prisma, userId!, keep),
-      ]);
-      if (credential?.kind === 'cookie') await startCookieSession(req, userId!);
-      return user;
-    },
+    resolve: (_root, { input }, context) =>
+      context.guard('changePassword', {}, async () => {
+        const { prisma, hasher, userId, credential, req } = context;
+        const account = await prisma.user.findUniqueOrThrow({
+          where: { id: userId! },
+          select: { passwordHash: true, email: true, firstName: true, lastName: true },
+        });
+        if (!(await hasher.verify(input.currentPassword, account.passwordHash))) throw new InvalidCredentialsError();
+        ValidationError.check({ newPassword: passwordProblems(input.newPassword, account) });
+        const passwordHash = await hasher.hash(input.newPassword);
+        const keep = credential?.kind === 'token' ? credential : null;
+        const [user] = await prisma.$transaction([
+          prisma.user.update({ where: { id: userId! }, data: { passwordHash }, select: publicUserColumns }),
+          ...endSessions(prisma, userId!, keep),
+        ]);
+        if (credential?.kind === 'cookie') await startCookieSession(req, userId!);
+        return user;
+      }),
   }),
   revokeSession: t.boolean({
     authScopes: { signedIn: true },

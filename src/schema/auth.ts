@@ -1,6 +1,6 @@
 import { authenticate } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
-import { createUser } from '../users.ts';
+import { createUser, normalizeEmail } from '../users.ts';
 import { destroyCookieSession, startCookieSession } from '../userSessions.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
@@ -41,19 +41,20 @@ builder.mutationFields((t) => ({
     description: 'Creates an account. It does not sign the user in.',
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     errors: { types: [ValidationError], directResult: true, union: { name: 'RegisterResult' } },
-    resolve: (_root, { input }, context) => createUser(context, input),
+    resolve: (_root, { input }, context) => context.guard('register', {}, () => createUser(context, input)),
   }),
   login: t.field({
     type: UserType,
     description: 'Checks the credentials and starts a cookie session.',
     args: { input: t.arg({ type: LoginInput, required: true }) },
     errors: { types: [InvalidCredentialsError], directResult: true, union: { name: 'LoginResult' } },
-    resolve: async (_root, { input }, context) => {
-      const user = await authenticate(context, input.email, input.password);
-      if (!user) throw new InvalidCredentialsError();
-      await startCookieSession(context.req, user.id);
-      return user;
-    },
+    resolve: (_root, { input }, context) =>
+      context.guard('login', { email: normalizeEmail(input.email) }, async () => {
+        const user = await authenticate(context, input.email, input.password);
+        if (!user) throw new InvalidCredentialsError();
+        await startCookieSession(context.req, user.id);
+        return user;
+      }),
   }),
   logout: t.field({
     type: LogoutPayload,

@@ -1,5 +1,6 @@
 import { InvalidTokenError, ValidationError } from '../errors.ts';
 import { requestPasswordReset, resetPassword } from '../passwordReset.ts';
+import { normalizeEmail } from '../users.ts';
 import { builder } from './builder.ts';
 import { UserType } from './user.ts';
 
@@ -14,10 +15,11 @@ builder.mutationFields((t) => ({
   requestPasswordReset: t.boolean({
     description: 'Mails a reset link to an active account with this email. Always true: it never reveals whether the email exists.',
     args: { email: t.arg.string({ required: true }) },
-    resolve: async (_root, { email }, context) => {
-      await requestPasswordReset(context, email);
-      return true;
-    },
+    resolve: (_root, { email }, context) =>
+      context.guard('requestPasswordReset', { email: normalizeEmail(email) }, async () => {
+        await requestPasswordReset(context, email);
+        return true;
+      }),
   }),
   resetPassword: t.field({
     type: UserType,
@@ -28,6 +30,7 @@ builder.mutationFields((t) => ({
       directResult: true,
       union: { name: 'ResetPasswordResult' },
     },
-    resolve: (_root, { input }, context) => resetPassword(context, input.token, input.newPassword),
+    resolve: (_root, { input }, context) =>
+      context.guard('resetPassword', {}, () => resetPassword(context, input.token, input.newPassword)),
   }),
 }));

@@ -1,6 +1,7 @@
 import { authenticate } from '../auth.ts';
 import { InvalidCredentialsError, InvalidTokenError } from '../errors.ts';
 import type { TokenPair } from '../tokens.ts';
+import { normalizeEmail } from '../users.ts';
 import { clientInfo } from '../userSessions.ts';
 import { builder } from './builder.ts';
 import { LoginInput } from './auth.ts';
@@ -24,17 +25,18 @@ builder.mutationFields((t) => ({
     description: 'Checks the credentials like login, and starts a token sign-in instead of a cookie session.',
     args: { input: t.arg({ type: LoginInput, required: true }) },
     errors: { types: [InvalidCredentialsError], directResult: true, union: { name: 'ObtainTokensResult' } },
-    resolve: async (_root, { input }, context) => {
-      const user = await authenticate(context, input.email, input.password);
-      if (!user) throw new InvalidCredentialsError();
-      return context.tokens.issue(user.id, clientInfo(context.req));
-    },
+    resolve: (_root, { input }, context) =>
+      context.guard('login', { email: normalizeEmail(input.email) }, async () => {
+        const user = await authenticate(context, input.email, input.password);
+        if (!user) throw new InvalidCredentialsError();
+        return context.tokens.issue(user.id, clientInfo(context.req));
+      }),
   }),
   refreshTokens: t.field({
     type: TokenPairType,
     description: 'Trades a refresh token for a new pair. Presenting a used refresh token again revokes its whole sign-in.',
     args: { refreshToken: t.arg.string({ required: true }) },
     errors: { types: [InvalidTokenError], directResult: true, union: { name: 'RefreshTokensResult' } },
-    resolve: (_root, { refreshToken }, context) => context.tokens.refresh(refreshToken),
+    resolve: (_root, { refreshToken }, context) => context.guard('refreshTokens', {}, () => context.tokens.refresh(refreshToken)),
   }),
 }));

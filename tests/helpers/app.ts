@@ -47,6 +47,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     LOG_LEVEL: 'error',
     BCRYPT_COST: '10',
     HASH_WORKERS: '1',
+    // Suites sign in many times from 127.0.0.1; tests/rateLimits.test.ts turns the limits on.
+    RATE_LIMITS: 'off',
     ...env,
   });
   const sql: string[] = [];

@@ -1,0 +1,212 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_ALIASES } from '../src/queryLimits.ts';
+import { graphql } from './generated/gql.ts';
+import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+
+const LimitedLogin = graphql(`
+  mutation LimitedLogin($input: LoginInput!) {
+    login(input: $input) {
+      __typename
+    }
+  }
+`);
+
+const LimitedRegister = graphql(`
+  mutation LimitedRegister($input: RegisterInput!) {
+    register(input: $input) {
+      __typename
+    }
+  }
+`);
+
+const LimitedResetRequest = graphql(`
+  mutation LimitedResetRequest($email: String!) {
+    requestPasswordReset(email: $email)
+  }
+`);
+
+const LimitedChangePassword = graphql(`
+  mutation LimitedChangePassword($input: ChangePasswordInput!) {
+    changePassword(input: $input) {
+      __typename
+    }
+  }
+`);
+
+const LimitedRefresh = graphql(`
+  mutation LimitedRefresh($refreshToken: String!) {
+    refreshTokens(refreshToken: $refreshToken) {
+      __typename
+    }
+  }
+`);
+
+const WRONG = 'Wrong-Password-123';
+
+let app: TestApp;
+afterEach(() => app?.stop());
+
+async function start(env: Record<string, string> = {}) {
+  app = await startTestApp({ RATE_LIMITS: 'on', TRUST_PROXY: '1', ...env });
+  return app;
+}
+
+/** A client whose requests come from `ip`, as a trusted proxy reports it. */
+function from(ip: string) {
+  return app.client({ 'x-forwarded-for': ip });
+}
+
+async function login(ip: string, email: string, password: string) {
+  const result = await from(ip).request(LimitedLogin, { input: { email, password } });
+  return result.data?.login.__typename ?? (result.errors?.[0]?.extensions?.code as string);
+}
+
+function limitedError(result: { errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }) {
+  return result.errors?.find((error) => error.extensions?.code === 'RATE_LIMITED');
+}
+
+describe('the alias attack', () => {
+  // graphql-armor refuses more than MAX_ALIASES aliases outright; this is the most that gets through.
+  function aliasedLogins(emailFor: (i: number) => string) {
+    const fields = Array.from(
+      { length: MAX_ALIASES },
+      (_, i) => `a${i}: login(input: { email: "${emailFor(i)}", password: "guess-${i}-x!" }) { __typename }`,
+    );
+    return `mutation { ${fields.join('\n')} }`;
+  }
+
+  it('gets one password check per allowed attempt, not one per alias', async () => {
+    await start();
+    await app.createUser({ email: 'victim@example.com' });
+    const before = app.services.hasher.operations;
+    const result = await from('198.51.100.1').raw(aliasedLogins(() => 'victim@example.com'));
+    expect(app.services.hasher.operations - before).toBe(5);
+    const refusal = limitedError(result);
+    expect(refusal?.message).toMatch(/Too many attempts/);
+    expect(refusal?.extensions?.retryAfter).toBeGreaterThan(0);
+  });
+
+  it('cannot spray many accounts from one address in one request either', async () => {
+    await start({ RATE_LIMIT_IP_ATTEMPTS: '3/60' });
+    const before = app.services.hasher.operations;
+    const result = await from('198.51.100.2').raw(aliasedLogins((i) => `user${i}@example.com`));
+    expect(app.services.hasher.operations - before).toBe(3);
+    expect(limitedError(result)).toBeDefined();
+  });
+});
+
+describe('login limits', () => {
+  it('refuses a sixth consecutive failure for one email from one address, without checking the password', async () => {
+    await start();
+    await app.createUser({ email: 'alice@example.com' });
+    for (let i = 0; i < 5; i += 1) expect(await login('203.0.113.1', 'alice@example.com', WRONG)).toBe('InvalidCredentialsError');
+
+    const before = app.services.hasher.operations;
+    const result = await from('203.0.113.1').request(LimitedLogin, { input: { email: 'ALICE@example.com', password: TEST_PASSWORD } });
+    expect(app.services.hasher.operations).toBe(before);
+    expect(result.data).toBeNull();
+    const refusal = limitedError(result)!;
+    expect(refusal.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(refusal.extensions!.retryAfter).toBeGreaterThan(0);
+    expect(refusal.extensions!.retryAfter).toBeLessThanOrEqual(15 * 60);
+  });
+
+  it('does not lock the account out from other addresses, nor other accounts out from that address', async () => {
+    await start();
+    await app.createUser({ email: 'bob@example.com' });
+    await app.createUser({ email: 'carol@example.com' });
+    for (let i = 0; i < 5; i += 1) await login('203.0.113.2', 'bob@example.com', WRONG);
+    expect(await login('203.0.113.2', 'bob@example.com', TEST_PASSWORD)).toBe('RATE_LIMITED');
+    expect(await login('203.0.113.3', 'bob@example.com', TEST_PASSWORD)).toBe('User');
+    expect(await login('203.0.113.2', 'carol@example.com', TEST_PASSWORD)).toBe('User');
+  });
+
+  it('forgets failures after a success, so a user’s own typos do not add up', async () => {
+    await start();
+    await app.createUser({ email: 'dave@example.com' });
+    for (let i = 0; i < 4; i += 1) await login('203.0.113.4', 'dave@example.com', WRONG);
+    expect(await login('203.0.113.4', 'dave@example.com', TEST_PASSWORD)).toBe('User');
+    for (let i = 0; i < 4; i += 1) expect(await login('203.0.113.4', 'dave@example.com', WRONG)).toBe('InvalidCredentialsError');
+  });
+
+  it('caps failures for one email across all addresses', async () => {
+    await start();
+    await app.createUser({ email: 'erin@example.com' });
+    for (let i = 0; i < 20; i += 1) expect(await login(`192.0.2.${i + 1}`, 'erin@example.com', WRONG)).toBe('InvalidCredentialsError');
+    expect(await login('192.0.2.200', 'erin@example.com', TEST_PASSWORD)).toBe('RATE_LIMITED');
+  });
+
+  it('caps failures per address across emails (RATE_LIMIT_IP_FAILURES)', async () => {
+    await start({ RATE_LIMIT_IP_FAILURES: '3/3600' });
+    await app.createUser({ email: 'frank@example.com' });
+    for (let i = 0; i < 3; i += 1) await login('203.0.113.9', `nobody${i}@example.com`, WRONG);
+    expect(await login('203.0.113.9', 'frank@example.com', TEST_PASSWORD)).toBe('RATE_LIMITED');
+    expect(await login('203.0.113.10', 'frank@example.com', TEST_PASSWORD)).toBe('User');
+  });
+
+  it('applies the same limits to obtainTokens, which shares them with login', async () => {
+    await start();
+    await app.createUser({ email: 'grace@example.com' });
+    for (let i = 0; i < 5; i += 1) await login('203.0.113.11', 'grace@example.com', WRONG);
+    const before = app.services.hasher.operations;
+    const result = await from('203.0.113.11').raw(
+      `mutation { obtainTokens(input: { email: "grace@example.com", password: "${TEST_PASSWORD}" }) { __typename } }`,
+    );
+    expect(limitedError(result)).toBeDefined();
+    expect(app.services.hasher.operations).toBe(before);
+  });
+});
+
+describe('other guarded operations', () => {
+  it('limits registrations per address', async () => {
+    await start();
+    const register = (ip: string, i: number) =>
+      from(ip).request(LimitedRegister, { input: { email: `new${ip}-${i}@example.com`, password: TEST_PASSWORD } });
+    for (let i = 0; i < 10; i += 1) expect((await register('203.0.113.20', i)).data?.register.__typename).toBe('User');
+    expect(limitedError(await register('203.0.113.20', 10))).toBeDefined();
+    expect((await register('203.0.113.21', 0)).data?.register.__typename).toBe('User');
+  });
+
+  it('sends at most three reset mails an hour to one address, whoever asks', async () => {
+    await start();
+    for (let i = 0; i < 3; i += 1) {
+      expect((await from(`203.0.113.${30 + i}`).request(LimitedResetRequest, { email: 'mailbox@example.com' })).data).toEqual({
+        requestPasswordReset: true,
+      });
+    }
+    expect(limitedError(await from('203.0.113.40').request(LimitedResetRequest, { email: 'Mailbox@example.com' }))).toBeDefined();
+  });
+
+  it('stops a stolen session from guessing the current password in changePassword', async () => {
+    await start();
+    const client = await app.signedIn({ email: 'henry@example.com' });
+    for (let i = 0; i < 5; i += 1) {
+      const result = await client.request(LimitedChangePassword, { input: { currentPassword: WRONG, newPassword: 'a new long passphrase' } });
+      expect(result.data?.changePassword.__typename).toBe('InvalidCredentialsError');
+    }
+    const before = app.services.hasher.operations;
+    const result = await client.request(LimitedChangePassword, {
+      input: { currentPassword: TEST_PASSWORD, newPassword: 'a new long passphrase' },
+    });
+    expect(limitedError(result)).toBeDefined();
+    expect(app.services.hasher.operations).toBe(before);
+  });
+
+  it('counts bad refresh tokens against the address', async () => {
+    await start({ RATE_LIMIT_IP_FAILURES: '3/3600' });
+    for (let i = 0; i < 3; i += 1) {
+      const result = await from('203.0.113.50').request(LimitedRefresh, { refreshToken: `forged-${i}` });
+      expect(result.data?.refreshTokens.__typename).toBe('InvalidTokenError');
+    }
+    expect(limitedError(await from('203.0.113.50').request(LimitedRefresh, { refreshToken: 'forged-3' }))).toBeDefined();
+  });
+});
+
+describe('RATE_LIMITS=off', () => {
+  it('lets every attempt through (for load tests)', async () => {
+    await start({ RATE_LIMITS: 'off' });
+    await app.createUser({ email: 'loadtest@example.com' });
+    for (let i = 0; i < 12; i += 1) expect(await login('203.0.113.60', 'loadtest@example.com', WRONG)).toBe('InvalidCredentialsError');
+    expect(await login('203.0.113.60', 'loadtest@example.com', TEST_PASSWORD)).toBe('User');
+  });
+});
