@@ -6,6 +6,7 @@ import session from 'express-session';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
+import { AuditLog } from './audit.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
 import { connectDatabase } from './db.ts';
@@ -130,9 +131,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
   }
   const rateLimits = new RateLimits(config.rateLimits, config.rateLimitRates);
-  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, logger };
+  const audit = new AuditLog(prisma, logger);
+  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger };
   const pruneTimer = setInterval(() => {
-    pruneExpired(prisma).catch((error) => logger.error({ err: error }, 'pruning expired sessions failed'));
+    Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs)]).catch((error) =>
+      logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),
+    );
   }, PRUNE_INTERVAL_MS).unref();
   const yoga = createYogaServer(services);
 

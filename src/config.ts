@@ -23,6 +23,7 @@ export interface Config {
   bcryptCost: number;
   rateLimits: boolean;
   rateLimitRates: Rates;
+  auditRetentionMs: number;
   logLevel: LogLevel;
   sessionMaxAgeMs: number;
   sessionCookieName: string;
@@ -157,6 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
     bcryptCost: integer(env, 'BCRYPT_COST', DEFAULT_BCRYPT_COST, 10, 14),
     rateLimits: rateLimits !== 'off',
     rateLimitRates: rates(env),
+    auditRetentionMs: integer(env, 'AUDIT_RETENTION_DAYS', 180, 1, 3650) * 24 * 60 * 60 * 1000,
     logLevel,
     sessionCookieName: 'sid',
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 1, 24 * 60 * 60),

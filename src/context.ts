@@ -1,13 +1,14 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { AuditLog, AuthEventRecord } from './audit.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
-import type { Operation, RateLimits, Subject } from './rateLimits.ts';
+import { RateLimitedError, type Operation, type RateLimits, type Subject } from './rateLimits.ts';
 import { sessionKey } from './sessionStore.ts';
 import type { TokenService } from './tokens.ts';
-import type { Credential } from './userSessions.ts';
+import { clientInfo, type Credential } from './userSessions.ts';
 
 /** What every request's resolvers share: the app's services plus the request itself. */
 export interface Services {
@@ -17,6 +18,7 @@ export interface Services {
   tokens: TokenService;
   mailer: Mailer;
   rateLimits: RateLimits;
+  audit: AuditLog;
   logger: Logger;
 }
 
@@ -36,6 +38,8 @@ export interface Context extends Services {
   viewer: () => Promise<Viewer | null>;
   /** Runs a rate-limited operation for this request's client IP (and user, when signed in). */
   guard: <T>(operation: Operation, subject: Omit<Subject, 'ip' | 'userId'>, run: () => Promise<T>) => Promise<T>;
+  /** Records an auth event with this request's address and user agent; the actor defaults to the signed-in user. */
+  record: (event: AuthEventRecord) => Promise<void>;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -59,14 +63,22 @@ export async function createContext(services: Services, req: Request, res: Respo
   const auth = await authenticate(services, req);
   const userId = auth?.userId ?? null;
   let viewer: Promise<Viewer | null> | undefined;
+  const record = (event: AuthEventRecord) => services.audit.record({ actorId: userId, ...clientInfo(req), ...event });
   return {
     ...services,
     req,
     res,
     userId,
     credential: auth?.credential ?? null,
-    guard: (operation, subject, run) =>
-      services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', userId: userId ?? undefined, ...subject }, run),
+    guard: async (operation, subject, run) => {
+      try {
+        return await services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', userId: userId ?? undefined, ...subject }, run);
+      } catch (error) {
+        if (error instanceof RateLimitedError) await record({ kind: 'RATE_LIMITED', email: subject.email });
+        throw error;
+      }
+    },
+    record,
     viewer: () =>
       (viewer ??=
         userId === null

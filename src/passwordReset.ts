@@ -14,17 +14,20 @@ type ResetServices = Pick<Services, 'prisma' | 'hasher' | 'mailer' | 'logger' | 
  * sending the mail happen afterwards, so neither the answer nor its timing reveals an account.
  * Returns the background work, for callers that want to wait for it.
  */
-export async function requestPasswordReset(services: ResetServices, rawEmail: string): Promise<{ delivered: Promise<void> }> {
+export async function requestPasswordReset(
+  services: ResetServices,
+  rawEmail: string,
+): Promise<{ userId: number | null; delivered: Promise<void> }> {
   const email = normalizeEmail(rawEmail);
   const user =
     email.length > 0 && email.length <= MAX_EMAIL_LENGTH
       ? await services.prisma.user.findUnique({ where: { email }, select: { id: true, email: true, isActive: true } })
       : null;
-  if (!user?.isActive) return { delivered: Promise.resolve() };
+  if (!user?.isActive) return { userId: user?.id ?? null, delivered: Promise.resolve() };
   const delivered = sendResetMail(services, user).catch((error) => {
     services.logger.error({ err: error, userId: user.id }, 'password reset mail failed');
   });
-  return { delivered };
+  return { userId: user.id, delivered };
 }
 
 async function sendResetMail(services: ResetServices, user: { id: number; email: string }): Promise<void> {

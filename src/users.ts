@@ -168,8 +168,13 @@ export async function updateUser(
   }
 }
 
-/** Deletes a user; their sessions go with them. Returns false when no such user exists. */
-export async function deleteUser(services: Pick<Services, 'prisma'>, id: number): Promise<boolean> {
-  const { count } = await services.prisma.user.deleteMany({ where: { id } });
-  return count > 0;
+/** Deletes a user; their sessions go with them. Returns their email, or null when no such user exists. */
+export async function deleteUser(services: Pick<Services, 'prisma'>, id: number): Promise<string | null> {
+  try {
+    const { email } = await services.prisma.user.delete({ where: { id }, select: { email: true } });
+    return email;
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return null;
+    throw error;
+  }
 }

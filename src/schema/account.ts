@@ -80,6 +80,7 @@ builder.mutationFields((t) => ({
           ...endSessions(prisma, userId!, keep),
         ]);
         if (credential?.kind === 'cookie') await startCookieSession(req, userId!);
+        await context.record({ kind: 'PASSWORD_CHANGED', userId });
         return user;
       }),
   }),
@@ -87,7 +88,11 @@ builder.mutationFields((t) => ({
     authScopes: { signedIn: true },
     description: 'Ends one of the signed-in user’s sessions; false when they have no session with this id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { prisma, userId }) => revokeSession(prisma, userId!, String(id)),
+    resolve: async (_root, { id }, context) => {
+      const revoked = await revokeSession(context.prisma, context.userId!, String(id));
+      if (revoked) await context.record({ kind: 'SESSION_REVOKED', userId: context.userId });
+      return revoked;
+    },
   }),
   logoutEverywhere: t.field({
     type: LogoutPayload,
@@ -96,6 +101,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, _args, context) => {
       await context.prisma.$transaction(endSessions(context.prisma, context.userId!));
       await endCookieSession(context);
+      await context.record({ kind: 'LOGOUT', userId: context.userId });
       return LOGGED_OUT;
     },
   }),

@@ -1,6 +1,6 @@
 import { authenticate } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
-import { createUser, normalizeEmail } from '../users.ts';
+import { createUser, normalizeEmail, type PublicUser } from '../users.ts';
 import { destroyCookieSession, startCookieSession } from '../userSessions.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
@@ -28,6 +28,26 @@ export const LogoutPayload = builder.objectRef<{ message: string }>('LogoutPaylo
 
 export const LOGGED_OUT = { message: 'Successfully logged out' };
 
+/**
+ * The sign-in shared by login and obtainTokens: rate limited, audited, and failing with
+ * InvalidCredentialsError for every kind of wrong answer.
+ */
+export function signIn<T>(
+  context: Context,
+  input: { email: string; password: string },
+  start: (user: PublicUser) => Promise<T>,
+): Promise<T> {
+  const email = normalizeEmail(input.email);
+  return context.guard('login', { email }, async () => {
+    const { user, accountId } = await authenticate(context, email, input.password);
+    if (!user) {
+      await context.record({ kind: 'LOGIN_FAILED', userId: accountId, actorId: null, email });
+      throw new InvalidCredentialsError();
+    }
+    return start(user);
+  });
+}
+
 /** Ends the cookie session of this request, if it has one, and tells the browser to forget it. */
 export async function endCookieSession({ req, res, config }: Context): Promise<void> {
   if (!req.session?.userId) return;
@@ -41,7 +61,12 @@ builder.mutationFields((t) => ({
     description: 'Creates an account. It does not sign the user in.',
     args: { input: t.arg({ type: RegisterInput, required: true }) },
     errors: { types: [ValidationError], directResult: true, union: { name: 'RegisterResult' } },
-    resolve: (_root, { input }, context) => context.guard('register', {}, () => createUser(context, input)),
+    resolve: (_root, { input }, context) =>
+      context.guard('register', {}, async () => {
+        const user = await createUser(context, input);
+        await context.record({ kind: 'REGISTERED', userId: user.id, email: user.email });
+        return user;
+      }),
   }),
   login: t.field({
     type: UserType,
@@ -49,10 +74,9 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: LoginInput, required: true }) },
     errors: { types: [InvalidCredentialsError], directResult: true, union: { name: 'LoginResult' } },
     resolve: (_root, { input }, context) =>
-      context.guard('login', { email: normalizeEmail(input.email) }, async () => {
-        const user = await authenticate(context, input.email, input.password);
-        if (!user) throw new InvalidCredentialsError();
+      signIn(context, input, async (user) => {
         await startCookieSession(context.req, user.id);
+        await context.record({ kind: 'LOGIN_SUCCEEDED', userId: user.id, actorId: user.id, email: user.email });
         return user;
       }),
   }),
@@ -63,6 +87,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, _args, context) => {
       if (context.credential?.kind === 'token') await context.tokens.revokeFamily(context.credential.familyId);
       else await endCookieSession(context);
+      await context.record({ kind: 'LOGOUT', userId: context.userId });
       return LOGGED_OUT;
     },
   }),

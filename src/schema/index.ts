@@ -7,6 +7,7 @@ import './auth.ts';
 import './account.ts';
 import './tokens.ts';
 import './passwordReset.ts';
+import './audit.ts';
 
 export const schema = builder.toSchema();
 

@@ -17,7 +17,8 @@ builder.mutationFields((t) => ({
     args: { email: t.arg.string({ required: true }) },
     resolve: (_root, { email }, context) =>
       context.guard('requestPasswordReset', { email: normalizeEmail(email) }, async () => {
-        await requestPasswordReset(context, email);
+        const { userId } = await requestPasswordReset(context, email);
+        await context.record({ kind: 'PASSWORD_RESET_REQUESTED', userId, email: normalizeEmail(email) });
         return true;
       }),
   }),
@@ -31,6 +32,10 @@ builder.mutationFields((t) => ({
       union: { name: 'ResetPasswordResult' },
     },
     resolve: (_root, { input }, context) =>
-      context.guard('resetPassword', {}, () => resetPassword(context, input.token, input.newPassword)),
+      context.guard('resetPassword', {}, async () => {
+        const user = await resetPassword(context, input.token, input.newPassword);
+        await context.record({ kind: 'PASSWORD_RESET', userId: user.id, email: user.email });
+        return user;
+      }),
   }),
 }));

@@ -1,10 +1,8 @@
-import { authenticate } from '../auth.ts';
 import { InvalidCredentialsError, InvalidTokenError } from '../errors.ts';
-import type { TokenPair } from '../tokens.ts';
-import { normalizeEmail } from '../users.ts';
+import { RefreshTokenReusedError, type TokenPair } from '../tokens.ts';
 import { clientInfo } from '../userSessions.ts';
 import { builder } from './builder.ts';
-import { LoginInput } from './auth.ts';
+import { LoginInput, signIn } from './auth.ts';
 
 const TokenPairType = builder.objectRef<TokenPair>('TokenPair').implement({
   description: 'Send the access token as `Authorization: Bearer <accessToken>`; trade the refresh token for a new pair before it runs out.',
@@ -26,10 +24,10 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: LoginInput, required: true }) },
     errors: { types: [InvalidCredentialsError], directResult: true, union: { name: 'ObtainTokensResult' } },
     resolve: (_root, { input }, context) =>
-      context.guard('login', { email: normalizeEmail(input.email) }, async () => {
-        const user = await authenticate(context, input.email, input.password);
-        if (!user) throw new InvalidCredentialsError();
-        return context.tokens.issue(user.id, clientInfo(context.req));
+      signIn(context, input, async (user) => {
+        const pair = await context.tokens.issue(user.id, clientInfo(context.req));
+        await context.record({ kind: 'TOKENS_ISSUED', userId: user.id, actorId: user.id, email: user.email });
+        return pair;
       }),
   }),
   refreshTokens: t.field({
@@ -37,6 +35,18 @@ builder.mutationFields((t) => ({
     description: 'Trades a refresh token for a new pair. Presenting a used refresh token again revokes its whole sign-in.',
     args: { refreshToken: t.arg.string({ required: true }) },
     errors: { types: [InvalidTokenError], directResult: true, union: { name: 'RefreshTokensResult' } },
-    resolve: (_root, { refreshToken }, context) => context.guard('refreshTokens', {}, () => context.tokens.refresh(refreshToken)),
+    resolve: (_root, { refreshToken }, context) =>
+      context.guard('refreshTokens', {}, async () => {
+        try {
+          const pair = await context.tokens.refresh(refreshToken);
+          await context.record({ kind: 'TOKENS_REFRESHED', userId: pair.userId, actorId: pair.userId });
+          return pair;
+        } catch (error) {
+          if (error instanceof RefreshTokenReusedError) {
+            await context.record({ kind: 'REFRESH_TOKEN_REUSED', userId: error.userId, actorId: null });
+          }
+          throw error;
+        }
+      }),
   }),
 }));

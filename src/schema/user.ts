@@ -4,8 +4,8 @@ import { NotFoundError, ValidationError } from '../errors.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
 import { builder } from './builder.ts';
 import { badUserInput } from './errors.ts';
+import { checkPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
 
-export const MAX_PAGE_SIZE = 100;
 const MAX_SEARCH_LENGTH = 254;
 
 export const UserType = builder.prismaObject('User', {
@@ -75,15 +75,6 @@ function userOrder(orderBy: UserOrderByInput | null | undefined): Prisma.UserOrd
   return [{ [field]: direction }, { id: direction }];
 }
 
-function checkPageSize(args: { first?: number | null; last?: number | null }): void {
-  for (const name of ['first', 'last'] as const) {
-    const size = args[name];
-    if (size != null && (size < 0 || size > MAX_PAGE_SIZE)) {
-      throw badUserInput(`${name} must be between 0 and ${MAX_PAGE_SIZE}`);
-    }
-  }
-}
-
 function userIdOrNotFound(id: string): number {
   const userId = parseUserId(id);
   if (userId === null) throw new NotFoundError();
@@ -114,7 +105,7 @@ builder.queryFields((t) => ({
     {
       type: 'User',
       cursor: 'id',
-      defaultSize: 20,
+      defaultSize: DEFAULT_PAGE_SIZE,
       maxSize: MAX_PAGE_SIZE,
       authScopes: { staff: true },
       args: {
@@ -122,9 +113,7 @@ builder.queryFields((t) => ({
         orderBy: t.arg({ type: UserOrderBy }),
       },
       resolve: (query, _root, args, context) => {
-        checkPageSize(args);
-        // Pothos decodes a cursor without checking the id's type; a forged one must not reach SQL.
-        if (query.cursor && parseUserId(query.cursor.id as number) === null) throw badUserInput('Invalid cursor');
+        checkPage(args, query);
         return context.prisma.user.findMany({ ...query, where: userWhere(args.filter), orderBy: userOrder(args.orderBy) });
       },
       totalCount: (_connection, args, context) => context.prisma.user.count({ where: userWhere(args.filter) }),
@@ -173,7 +162,11 @@ builder.mutationFields((t) => ({
     authScopes: { staff: true },
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
     errors: { types: [ValidationError], directResult: true, union: { name: 'CreateUserResult' } },
-    resolve: (_root, { input }, context) => createUser(context, input),
+    resolve: async (_root, { input }, context) => {
+      const user = await createUser(context, input);
+      await context.record({ kind: 'USER_CREATED', userId: user.id, email: user.email });
+      return user;
+    },
   }),
   updateUser: t.field({
     type: UserType,
@@ -192,6 +185,7 @@ builder.mutationFields((t) => ({
       }
       const user = await updateUser(context, userId, input);
       if (!user) throw new NotFoundError();
+      await context.record({ kind: 'USER_UPDATED', userId, email: user.email });
       return user;
     },
   }),
@@ -205,7 +199,9 @@ builder.mutationFields((t) => ({
       if (userId === context.userId) {
         throw new GraphQLError('You cannot delete your own account.', { extensions: { code: 'FORBIDDEN' } });
       }
-      if (!(await deleteUser(context, userId))) throw new NotFoundError();
+      const email = await deleteUser(context, userId);
+      if (email === null) throw new NotFoundError();
+      await context.record({ kind: 'USER_DELETED', email });
       return new DeletedUser(userId);
     },
   }),

@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import type { Database } from './db.ts';
+
+export const AUTH_EVENT_KINDS = [
+  'REGISTERED',
+  'LOGIN_SUCCEEDED',
+  'LOGIN_FAILED',
+  'LOGOUT',
+  'TOKENS_ISSUED',
+  'TOKENS_REFRESHED',
+  'REFRESH_TOKEN_REUSED',
+  'PASSWORD_CHANGED',
+  'PASSWORD_RESET_REQUESTED',
+  'PASSWORD_RESET',
+  'SESSION_REVOKED',
+  'USER_CREATED',
+  'USER_UPDATED',
+  'USER_DELETED',
+  'RATE_LIMITED',
+] as const;
+
+export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];
+
+export interface AuthEventRecord {
+  kind: AuthEventKind;
+  /** The account the event is about. */
+  userId?: number | null;
+  /** Who did it: the user, a staff member, or null for an anonymous request. */
+  actorId?: number | null;
+  /** The address that was tried, also when it names no account. */
+  email?: string | null;
+  ipAddress?: string | null;
+  userAgent?: string | null;
+}
+
+const MAX_EMAIL_LENGTH = 254;
+
+/** Records what happened to accounts. Never a password or a token; never fails the caller. */
+export class AuditLog {
+  constructor(
+    private readonly prisma: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  async record(event: AuthEventRecord): Promise<void> {
+    try {
+      await this.prisma.authEvent.create({
+        data: {
+          kind: event.kind,
+          userId: event.userId ?? null,
+          actorId: event.actorId ?? null,
+          email: event.email?.slice(0, MAX_EMAIL_LENGTH) ?? null,
+          ipAddress: event.ipAddress ?? null,
+          userAgent: event.userAgent ?? null,
+        },
+      });
+    } catch (error) {
+      this.logger.error({ err: error, kind: event.kind, userId: event.userId }, 'could not record an auth event');
+    }
+  }
+
+  async prune(retentionMs: number): Promise<number> {
+    const { count } = await this.prisma.authEvent.deleteMany({ where: { at: { lt: new Date(Date.now() - retentionMs) } } });
+    return count;
+  }
+}
