@@ -64,6 +64,11 @@ export async function createContext(services: Services, req: Request, res: Respo
   const userId = auth?.userId ?? null;
   let viewer: Promise<Viewer | null> | undefined;
   const record = (event: AuthEventRecord) => services.audit.record({ actorId: userId, ...clientInfo(req), ...event });
+  /** The account an attempt was about: the email's owner when one was tried, else the signed-in user. */
+  const subjectAccount = async ({ email }: { email?: string }) =>
+    email === undefined
+      ? userId
+      : ((await services.prisma.user.findUnique({ where: { email }, select: { id: true } }).catch(() => null))?.id ?? null);
   return {
     ...services,
     req,
@@ -74,7 +79,9 @@ export async function createContext(services: Services, req: Request, res: Respo
       try {
         return await services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', userId: userId ?? undefined, ...subject }, run);
       } catch (error) {
-        if (error instanceof RateLimitedError) await record({ kind: 'RATE_LIMITED', email: subject.email });
+        if (error instanceof RateLimitedError) {
+          await record({ kind: 'RATE_LIMITED', userId: await subjectAccount(subject), email: subject.email });
+        }
         throw error;
       }
     },
