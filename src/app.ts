@@ -4,6 +4,7 @@ import { PothosValidationError } from '@pothos/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import session from 'express-session';
 import { GraphQLError } from 'graphql';
+import pg from 'pg';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
@@ -14,7 +15,7 @@ import { createLogger } from './logger.ts';
 import { PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
 import { createMailer } from './mail.ts';
-import { RateLimitedError, RateLimits } from './rateLimits.ts';
+import { memoryLimiters, postgresLimiters, RateLimitedError, RateLimits } from './rateLimits.ts';
 import { queryLimitPlugins } from './queryLimits.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
 import { TokenService } from './tokens.ts';
@@ -116,7 +117,7 @@ export interface AppOptions {
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
-  const prisma = await connectDatabase(config.databaseUrl, options.onQuery);
+  const prisma = await connectDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, onQuery: options.onQuery });
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers });
   await hasher.warmUp();
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs });
@@ -130,7 +131,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.production && !config.smtpUrl) {
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
   }
-  const rateLimits = new RateLimits(config.rateLimits, config.rateLimitRates);
+  // Several instances share one PostgreSQL, so their counters live there; SQLite means one process.
+  const counterPool =
+    config.databaseProvider === 'postgresql' ? new pg.Pool({ connectionString: config.databaseUrl, max: 4 }) : null;
+  const rateLimits = new RateLimits(
+    config.rateLimits,
+    config.rateLimitRates,
+    counterPool ? postgresLimiters(counterPool) : memoryLimiters,
+  );
   const audit = new AuditLog(prisma, logger);
   const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger };
   const pruneTimer = setInterval(() => {
@@ -187,6 +195,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async close() {
       clearInterval(pruneTimer);
       mailer.close();
+      await counterPool?.end();
       await hasher.close();
       await prisma.$disconnect();
     },

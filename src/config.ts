@@ -3,6 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rateLimits.ts';
 
+export type DatabaseProvider = 'sqlite' | 'postgresql';
+
+export function databaseProvider(databaseUrl: string): DatabaseProvider {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgresql' : 'sqlite';
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Config {
@@ -10,6 +16,9 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
+  databaseProvider: DatabaseProvider;
+  /** Connections per process (PostgreSQL). */
+  databasePoolSize: number;
   /** Where development secrets and the default SQLite file live. */
   dataDir: string;
   /** The first signs; all verify, so secrets can be rotated. */
@@ -105,8 +114,8 @@ function secrets(env: Env, name: string, production: boolean, dataDir: string): 
 
 function databaseUrl(env: Env, dataDir: string): string {
   const url = env.DATABASE_URL?.trim() || `file:${path.join(dataDir, 'app.db')}`;
-  if (!url.startsWith('file:')) {
-    throw new ConfigError(`DATABASE_URL must be a SQLite "file:PATH" URL, got "${url.split(':')[0]}:..."`);
+  if (!/^(file:|postgres(ql)?:\/\/)/.test(url)) {
+    throw new ConfigError(`DATABASE_URL must be "file:PATH" (SQLite) or "postgresql://..." (PostgreSQL), got "${url.split(':')[0]}:..."`);
   }
   return url;
 }
@@ -142,11 +151,14 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('PASSWORD_RESET_URL must contain {token}');
   }
 
+  const url = databaseUrl(env, dataDir);
   return {
     production,
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST?.trim() || '0.0.0.0',
-    databaseUrl: databaseUrl(env, dataDir),
+    databaseUrl: url,
+    databaseProvider: databaseProvider(url),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
     sessionSecrets: secrets(env, 'SESSION_SECRET', production, dataDir),
     jwtSecrets: secrets(env, 'JWT_SECRET', production, dataDir),

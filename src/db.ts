@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { databaseProvider } from './config.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
+import { PrismaClient as PostgresClient } from './generated/prisma-postgresql/client.ts';
 
+/** Both providers' clients have the same models and API; the SQLite one's types stand for both. */
 export type Database = PrismaClient;
 
 export class DatabaseError extends Error {
@@ -14,27 +18,42 @@ export function sqliteFile(databaseUrl: string): string {
   return path.resolve(databaseUrl.replace(/^file:/, '').replace(/\?.*$/, ''));
 }
 
-export async function connectDatabase(databaseUrl: string, onQuery?: (sql: string) => void): Promise<Database> {
-  const prisma = new PrismaClient({
-    adapter: new PrismaBetterSQLite3({ url: databaseUrl }),
-    log: onQuery ? [{ emit: 'event', level: 'query' }] : [],
+export interface ConnectOptions {
+  /** Connections per process on PostgreSQL. */
+  poolSize?: number;
+  onQuery?: (sql: string) => void;
+}
+
+export async function connectDatabase(databaseUrl: string, options: ConnectOptions = {}): Promise<Database> {
+  const postgres = databaseProvider(databaseUrl) === 'postgresql';
+  const settings = {
+    log: options.onQuery ? [{ emit: 'event' as const, level: 'query' as const }] : [],
     // The hash leaves the database only where a query asks for it by name.
     omit: { user: { passwordHash: true } },
-  }) as unknown as PrismaClient<'query'>;
-  if (onQuery) prisma.$on('query', (event) => onQuery(event.query));
+  };
+  const prisma = (
+    postgres
+      ? new PostgresClient({ ...settings, adapter: new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 }) })
+      : new PrismaClient({ ...settings, adapter: new PrismaBetterSQLite3({ url: databaseUrl }) })
+  ) as unknown as PrismaClient<'query'>;
+  if (options.onQuery) prisma.$on('query', (event) => options.onQuery!(event.query));
   try {
-    // WAL lets readers proceed during a write and makes each commit ~4x cheaper (see STACK.md).
-    await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
-    await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
-    await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
-    await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
+    if (postgres) {
+      await prisma.$queryRawUnsafe('SELECT 1');
+    } else {
+      // WAL lets readers proceed during a write and makes each commit ~4x cheaper (see STACK.md).
+      await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+      await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
+      await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
+      await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
+    }
   } catch (error) {
     await prisma.$disconnect().catch(() => undefined);
-    throw new DatabaseError(`Cannot open the database at ${databaseUrl}: ${(error as Error).message}`);
+    throw new DatabaseError(`Cannot open the database: ${(error as Error).message}`);
   }
   return prisma as unknown as Database;
 }
 
 export function ensureDatabaseFolder(databaseUrl: string): void {
-  fs.mkdirSync(path.dirname(sqliteFile(databaseUrl)), { recursive: true });
+  if (databaseProvider(databaseUrl) === 'sqlite') fs.mkdirSync(path.dirname(sqliteFile(databaseUrl)), { recursive: true });
 }

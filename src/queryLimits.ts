@@ -3,9 +3,12 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 // Limits on the shape of a GraphQL document, checked before anything runs (graphql-armor).
-// The operations in README.md and tests/ peak at depth 4, cost 775, 82 tokens, no aliases and no
-// directives; GraphiQL's introspection query has 184 tokens (its `__schema` subtree is exempt from
-// depth and cost, and production refuses introspection altogether).
+// The client operations in README.md and tests/ peak at depth 4, cost 775, 82 tokens, no aliases
+// and no directives; GraphiQL's introspection query has 184 tokens (its `__schema` subtree is
+// exempt from depth and cost, and production refuses introspection altogether).
+// Cost multiplies by `first`/`last` only when they are literals: with `first: $n` a page counts as
+// one row, so for variable pages it is MAX_ALIASES times the schema's largest page (100) that
+// bounds the rows one request can read.
 
 /** Deepest legitimate selection is 5 (authEvents → edges → node → user → id); 3 levels spare for new relations. */
 export const MAX_DEPTH = 8;

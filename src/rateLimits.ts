@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { InvalidCredentialsError, InvalidTokenError } from './errors.ts';
 
 export interface Rate {
@@ -98,6 +99,24 @@ export type LimiterFactory = (name: LimitName, rate: Rate) => RateLimiterAbstrac
 /** In-process counters: right for one process; several instances need a shared store. */
 export const memoryLimiters: LimiterFactory = (name, rate) =>
   new RateLimiterMemory({ keyPrefix: name, points: rate.points, duration: rate.seconds });
+
+/**
+ * Counters in PostgreSQL's RateLimit table (created by the migrations), shared by every instance;
+ * each count is one atomic upsert. Expired rows are pruned with the sessions.
+ */
+export function postgresLimiters(pool: pg.Pool): LimiterFactory {
+  return (name, rate) =>
+    new RateLimiterPostgres({
+      storeClient: pool,
+      storeType: 'pool',
+      tableName: 'RateLimit',
+      tableCreated: true,
+      clearExpiredByTimeout: false,
+      keyPrefix: name,
+      points: rate.points,
+      duration: rate.seconds,
+    });
+}
 
 function retryAfter(res: RateLimiterRes): number {
   return Math.max(1, Math.ceil(res.msBeforeNext / 1000));

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -39,19 +39,45 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  // Keep-alive connections would hold the server open after SIGTERM until they time out (and
+  // bring it more requests meanwhile): every response finished during shutdown closes its connection.
   let stopping = false;
+  const unanswered = new Set<ServerResponse>();
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (stopping) res.setHeader('connection', 'close');
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
+  // server.close() resets the connections still queued in the kernel and drops accepted ones whose
+  // request is not read yet, and a busy process handles SIGTERM before the connections that came
+  // with it (libuv accepts one per loop turn): stop listening after a loop turn that accepts nothing.
+  let accepted = 0;
+  server.on('connection', () => accepted++);
+  const afterQueuedConnections = (then: () => void, seen = -1) =>
+    setImmediate(() => (accepted === seen ? then() : afterQueuedConnections(then, accepted)));
+
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal} received, finishing in-flight requests`);
-    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-    server.close(async () => {
-      clearTimeout(force);
-      await close();
-      logger.info('stopped');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
+    for (const res of unanswered) if (!res.headersSent) res.setHeader('connection', 'close');
+    let closing = false;
+    const stopListening = () => {
+      if (closing) return;
+      closing = true;
+      server.close(async () => {
+        clearTimeout(force);
+        await close();
+        logger.info('stopped');
+        process.exit(0);
+      });
+      server.closeIdleConnections();
+    };
+    const force = setTimeout(() => {
+      stopListening();
+      server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS).unref();
+    afterQueuedConnections(stopListening);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

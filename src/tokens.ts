@@ -72,21 +72,24 @@ export class TokenService {
     });
     if (!stored) throw new InvalidTokenError();
     if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidTokenError();
-    const now = new Date();
-    // Retiring is conditional, so of two concurrent uses exactly one wins and the other is reuse.
-    const { count } = stored.usedAt
-      ? { count: 0 }
-      : await this.prisma.refreshToken.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
-    if (count === 0) {
+    const next = randomToken();
+    // Retiring the old token and adding the new one commit together: of two simultaneous uses
+    // exactly one gets a pair, and the other, finding the token retired, revokes the family.
+    const rotated = await this.prisma.$transaction(async (tx) => {
+      const now = new Date();
+      const { count } = await tx.refreshToken.updateMany({ where: { id, usedAt: null }, data: { usedAt: now } });
+      if (count === 0) return false;
+      const expiresAt = new Date(now.getTime() + this.refreshTokenTtlMs);
+      await tx.tokenFamily.update({
+        where: { id: stored.familyId },
+        data: { lastSeenAt: now, expiresAt, refreshTokens: { create: { id: digest(next), expiresAt } } },
+      });
+      return true;
+    });
+    if (!rotated) {
       await this.revokeFamily(stored.familyId);
       throw new RefreshTokenReusedError(stored.family.userId);
     }
-    const next = randomToken();
-    const expiresAt = new Date(now.getTime() + this.refreshTokenTtlMs);
-    await this.prisma.tokenFamily.update({
-      where: { id: stored.familyId },
-      data: { lastSeenAt: now, expiresAt, refreshTokens: { create: { id: digest(next), expiresAt } } },
-    });
     return { ...(await this.signAccessToken(stored.family.userId, stored.familyId)), refreshToken: next, userId: stored.family.userId };
   }
 

@@ -98,7 +98,7 @@ export function endSessions(
   ];
 }
 
-/** Deletes what has expired: sessions, token families, refresh tokens, reset tokens. */
+/** Deletes what has expired: sessions, token families, refresh and reset tokens, rate-limit counters. */
 export async function pruneExpired(prisma: Database): Promise<number> {
   const now = new Date();
   const counts = await prisma.$transaction([
@@ -106,6 +106,7 @@ export async function pruneExpired(prisma: Database): Promise<number> {
     prisma.tokenFamily.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.refreshToken.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.passwordResetToken.deleteMany({ where: { expiresAt: { lte: now } } }),
+    prisma.rateLimit.deleteMany({ where: { expire: { lte: BigInt(now.getTime()) } } }),
   ]);
   return counts.reduce((total, { count }) => total + count, 0);
 }

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { DatabaseProvider } from '../config.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
@@ -48,7 +49,12 @@ const UserOrderBy = builder.inputType('UserOrderBy', {
 type UserFilterInput = typeof UserFilter.$inferInput;
 type UserOrderByInput = typeof UserOrderBy.$inferInput;
 
-function userWhere(filter: UserFilterInput | null | undefined): Prisma.UserWhereInput {
+/** A substring match that ignores case: SQLite's LIKE does for ASCII, PostgreSQL needs ILIKE. */
+function containing(text: string, provider: DatabaseProvider): Prisma.StringFilter {
+  return (provider === 'postgresql' ? { contains: text, mode: 'insensitive' } : { contains: text }) as Prisma.StringFilter;
+}
+
+function userWhere(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): Prisma.UserWhereInput {
   const search = filter?.search?.trim();
   if (search && search.length > MAX_SEARCH_LENGTH) {
     throw badUserInput(`filter.search must be at most ${MAX_SEARCH_LENGTH} characters`);
@@ -59,20 +65,25 @@ function userWhere(filter: UserFilterInput | null | undefined): Prisma.UserWhere
     ...(search
       ? {
           OR: [
-            { email: { contains: search.toLowerCase() } },
-            { firstName: { contains: search } },
-            { lastName: { contains: search } },
+            { email: containing(search.toLowerCase(), provider) },
+            { firstName: containing(search, provider) },
+            { lastName: containing(search, provider) },
           ],
         }
       : {}),
   };
 }
 
-/** Ties are broken by id so that pages are stable; users who never logged in sort first. */
+/**
+ * Ties are broken by id so that pages are stable. Users who never logged in come first in
+ * ascending order on every database (PostgreSQL would put nulls last, SQLite first).
+ */
 function userOrder(orderBy: UserOrderByInput | null | undefined): Prisma.UserOrderByWithRelationInput[] {
   const field = orderBy?.field ?? 'dateJoined';
   const direction = orderBy?.direction ?? 'asc';
-  return [{ [field]: direction }, { id: direction }];
+  const primary =
+    field === 'lastLogin' ? { lastLogin: { sort: direction, nulls: direction === 'asc' ? 'first' : 'last' } } : { [field]: direction };
+  return [primary as Prisma.UserOrderByWithRelationInput, { id: direction }];
 }
 
 function userIdOrNotFound(id: string): number {
@@ -114,9 +125,9 @@ builder.queryFields((t) => ({
       },
       resolve: (query, _root, args, context) => {
         checkPage(args, query);
-        return context.prisma.user.findMany({ ...query, where: userWhere(args.filter), orderBy: userOrder(args.orderBy) });
+        return context.prisma.user.findMany({ ...query, where: userWhere(args.filter, context.config.databaseProvider), orderBy: userOrder(args.orderBy) });
       },
-      totalCount: (_connection, args, context) => context.prisma.user.count({ where: userWhere(args.filter) }),
+      totalCount: (_connection, args, context) => context.prisma.user.count({ where: userWhere(args.filter, context.config.databaseProvider) }),
     },
     { name: 'UserConnection' },
     { name: 'UserEdge' },

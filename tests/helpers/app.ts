@@ -1,13 +1,11 @@
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
 import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { freshDatabase } from './databases.ts';
 import { graphql } from '../generated/gql.ts';
 
 const LoginDocument = graphql(`
@@ -38,12 +36,11 @@ export const TEST_PASSWORD = 'Correct-Horse-Battery-9';
 
 /** Starts the real app on a fresh copy of the migrated database, on a free loopback port. */
 export async function startTestApp(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-test-'));
-  const file = path.join(dir, 'app.db');
-  fs.copyFileSync(inject('templateDatabase'), file);
+  const database = await freshDatabase(inject('templateDatabase'));
   const config = loadConfig({
-    DATA_DIR: dir,
-    DATABASE_URL: `file:${file}`,
+    DATA_DIR: database.dir,
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: '4',
     LOG_LEVEL: 'error',
     BCRYPT_COST: '10',
     HASH_WORKERS: '1',
@@ -84,7 +81,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await app.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
   return testApp;

@@ -3,9 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { applyMigrations } from '../../src/migrate.ts';
+import { createPostgresDatabase, dropPostgresDatabase, TEMPLATE_DATABASE, testServerUrl } from './databases.ts';
 
-/** Migrates one template database; every test file starts from a copy of it. */
+/** Migrates one template database; every test app starts from a copy of it. */
 export default async function setup(project: TestProject) {
+  if (testServerUrl) {
+    await dropPostgresDatabase(TEMPLATE_DATABASE);
+    await applyMigrations(await createPostgresDatabase(TEMPLATE_DATABASE));
+    project.provide('templateDatabase', TEMPLATE_DATABASE);
+    return () => dropPostgresDatabase(TEMPLATE_DATABASE);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-template-'));
   const file = path.join(dir, 'template.db');
   await applyMigrations(`file:${file}`);
@@ -15,6 +22,7 @@ export default async function setup(project: TestProject) {
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** A migrated SQLite file, or the name of a migrated PostgreSQL template database. */
     templateDatabase: string;
   }
 }
