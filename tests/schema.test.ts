@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { postgresSchema } from '../scripts/postgresSchema.ts';
 import { printedSchema } from '../src/schema/index.ts';
 
 describe('schema.graphql', () => {
@@ -17,5 +18,23 @@ describe('schema.graphql', () => {
 
   it('has no node/nodes query that would bypass the staff checks', () => {
     expect(printedSchema()).not.toMatch(/^\s+nodes?\(/m);
+  });
+});
+
+describe('prisma/postgresql/schema.prisma', () => {
+  it('is derived from prisma/schema.prisma (run `npm run db:derive` after changing it)', () => {
+    const source = fs.readFileSync(new URL('../prisma/schema.prisma', import.meta.url), 'utf8');
+    const derived = fs.readFileSync(new URL('../prisma/postgresql/schema.prisma', import.meta.url), 'utf8');
+    expect(derived).toBe(postgresSchema(source));
+  });
+
+  it('differs from the source only in provider and client output', () => {
+    const derived = fs.readFileSync(new URL('../prisma/postgresql/schema.prisma', import.meta.url), 'utf8');
+    expect(derived).toContain('provider = "postgresql"');
+    expect(derived).toContain('../../src/generated/prisma-postgresql');
+    expect(derived).not.toContain('sqlite');
+    expect(derived.match(/^model \w+/gm)).toEqual(
+      fs.readFileSync(new URL('../prisma/schema.prisma', import.meta.url), 'utf8').match(/^model \w+/gm),
+    );
   });
 });
