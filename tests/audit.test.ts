@@ -1,12 +1,11 @@
 import os from 'node:os';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_EVENT_KINDS, type AuthEventKind } from '../src/audit.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { digest, randomToken } from '../src/opaqueTokens.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { capturingLogger } from './helpers/logs.ts';
 
 const AuditEvents = graphql(`
   query AuditEvents($first: Int, $after: String, $userId: ID, $kind: AuthEventKind) {
@@ -285,20 +284,6 @@ function event(kind: AuthEventKind, from: Visitor, fields: { user?: Account | nu
     ipAddress: from.ip,
     userAgent: from.userAgent,
   };
-}
-
-function capturingLogger(level: string) {
-  const lines: string[] = [];
-  const logger = pino(
-    { level },
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  );
-  return { lines, logger };
 }
 
 describe('every event kind is recorded by the operation that causes it', () => {

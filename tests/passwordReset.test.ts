@@ -1,11 +1,10 @@
 import net, { type AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { print } from 'graphql';
-import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { capturingLogger } from './helpers/logs.ts';
 
 const RequestReset = graphql(`
   mutation RequestReset($email: String!) {
@@ -191,20 +190,6 @@ function tokenFrom(mail: ReceivedMail): string {
   const match = LINK_PATTERN.exec(mail.body);
   if (!match) throw new Error(`no reset link in mail body:\n${mail.body}`);
   return decodeURIComponent(match[1]!);
-}
-
-function capturingLogger(level: string) {
-  const lines: string[] = [];
-  const logger = pino(
-    { level },
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  );
-  return { lines, logger };
 }
 
 /** Polls the captured log lines until one matches, for at most `timeoutMs`. */

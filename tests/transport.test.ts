@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+import { capturingLogger } from './helpers/logs.ts';
 
 const MeEmail = graphql(`
   query MeEmail {
@@ -186,20 +185,6 @@ describe('production mode', () => {
     expect(cookie).toMatch(/; SameSite=Lax/);
   });
 });
-
-function capturingLogger(level: string) {
-  const lines: string[] = [];
-  const logger = pino(
-    { level },
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  );
-  return { lines, logger };
-}
 
 describe('logs', () => {
   it('are JSON lines per request with no password, hash or cookie in them', async () => {
