@@ -3,7 +3,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 // Typed documents for the operations the tests (and example clients) send.
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['tests/**/*.ts', '!tests/generated/**'],
+  documents: ['tests/**/*.ts', 'examples/**/*.ts', '!tests/generated/**'],
   ignoreNoDocuments: true,
   generates: {
     'tests/generated/': {

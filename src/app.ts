@@ -1,5 +1,6 @@
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { PothosValidationError } from '@pothos/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import session from 'express-session';
@@ -86,6 +87,8 @@ function createYogaServer(services: Services) {
     schema,
     context: ({ req, res }) => createContext(services, req, res),
     graphiql: config.production ? false : { title: 'Auth API', credentials: 'include' },
+    // Yoga's default page loads GraphiQL from a CDN; this one carries its assets, so it works offline.
+    renderGraphiQL,
     landingPage: false,
     batching: false,
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,

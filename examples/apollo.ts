@@ -1,0 +1,123 @@
+// Apollo Client 4 against this API (npm i @apollo/client graphql rxjs): cookie sessions, and
+// bearer tokens refreshed on UNAUTHENTICATED. Union results are read by `__typename`.
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
+import { SetContextLink } from '@apollo/client/link/context';
+import { ErrorLink } from '@apollo/client/link/error';
+import { from, of, switchMap } from 'rxjs';
+import { CurrentUser, RenewTokens, SignIn, SignInWithTokens, SignOut } from './operations';
+import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type TokenStore } from './tokens';
+
+/**
+ * Apollo's cache must know the members of the unions and interfaces these operations select
+ * from, or it cannot match `... on Error { message }` (and drops `message`). For a whole schema,
+ * @graphql-codegen/fragment-matcher generates this map. (The tests check it against the schema.)
+ */
+export const possibleTypes: Record<string, string[]> = {
+  Error: ['InvalidCredentialsError', 'InvalidTokenError', 'NotFoundError', 'ValidationError'],
+  LoginResult: ['InvalidCredentialsError', 'User'],
+  ObtainTokensResult: ['InvalidCredentialsError', 'TokenPair'],
+  RefreshTokensResult: ['InvalidTokenError', 'TokenPair'],
+};
+
+export interface ClientOptions {
+  /** Defaults to the global `fetch` (outside a browser, pass one that keeps cookies). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Cookie sessions: `credentials: 'include'` sends the session cookie, also to an API on another
+ * origin listed in its CORS_ORIGINS. Apollo POSTs JSON, so no CSRF header is needed.
+ */
+export function createCookieClient(url: string, { fetch }: ClientOptions = {}): ApolloClient {
+  return new ApolloClient({
+    link: new HttpLink({ uri: url, credentials: 'include', fetch }),
+    cache: new InMemoryCache({ possibleTypes }),
+  });
+}
+
+/** Bearer tokens, kept in `store`, refreshed before they expire and on UNAUTHENTICATED. */
+export function createTokenClient(
+  url: string,
+  { store = memoryTokenStore(), fetch }: ClientOptions & { store?: TokenStore } = {},
+): ApolloClient {
+  // One refresh at a time: a refresh token is single use, and presenting a used one again
+  // revokes the whole sign-in.
+  let refreshing: Promise<boolean> | null = null;
+  const refresh = () => (refreshing ??= renew().finally(() => (refreshing = null)));
+
+  async function renew(): Promise<boolean> {
+    const refreshToken = store.get()?.refreshToken;
+    if (!refreshToken) return false;
+    const { data } = await client.mutate({
+      mutation: RenewTokens,
+      variables: { refreshToken },
+      context: { skipAuth: true },
+      errorPolicy: 'none', // errors reject, so `data` is there
+    });
+    const result = data.refreshTokens;
+    // InvalidTokenError: the sign-in has ended (logout, revoked, password changed): signed out.
+    store.set(result.__typename === 'TokenPair' ? toTokens(result) : null);
+    return result.__typename === 'TokenPair';
+  }
+
+  const auth = new SetContextLink(async (context) => {
+    if (context.skipAuth) return {};
+    const stale = store.get();
+    // Refresh expired tokens first: the API takes them for anonymous (`me` answers null).
+    if (stale && isExpired(stale)) await refresh();
+    const tokens = store.get();
+    return tokens ? { headers: { ...context.headers, authorization: `Bearer ${tokens.accessToken}` } } : {};
+  });
+
+  const retryOnUnauthenticated = new ErrorLink(({ error, result, operation, forward }) => {
+    if (operation.getContext().skipAuth || !store.get()) return;
+    if (!CombinedGraphQLErrors.is(error) || !isUnauthenticated(error.errors)) return;
+    // Retried once with the new token; if the refresh fails, the caller gets the original answer.
+    return from(refresh()).pipe(switchMap((ok) => (ok ? forward(operation) : of(result!))));
+  });
+
+  const client = new ApolloClient({
+    link: ApolloLink.from([retryOnUnauthenticated, auth, new HttpLink({ uri: url, fetch })]),
+    cache: new InMemoryCache({ possibleTypes }),
+  });
+  return client;
+}
+
+/** Starts a cookie session. Answers `User` or `InvalidCredentialsError` (check `__typename`). */
+export async function login(client: ApolloClient, email: string, password: string) {
+  const { data } = await client.mutate({ mutation: SignIn, variables: { input: { email, password } }, errorPolicy: 'none' });
+  await client.clearStore(); // what was cached belonged to whoever was signed in before
+  return data.login;
+}
+
+/** Signs in with tokens, kept in `store`. Answers `TokenPair` or `InvalidCredentialsError`. */
+export async function obtainTokens(client: ApolloClient, store: TokenStore, email: string, password: string) {
+  const { data } = await client.mutate({
+    mutation: SignInWithTokens,
+    variables: { input: { email, password } },
+    context: { skipAuth: true },
+    errorPolicy: 'none',
+  });
+  const result = data.obtainTokens;
+  if (result.__typename === 'TokenPair') store.set(toTokens(result));
+  await client.clearStore();
+  return result;
+}
+
+/** The signed-in user, or null: asks the server every time. */
+export async function me(client: ApolloClient) {
+  const { data } = await client.query({ query: CurrentUser, fetchPolicy: 'network-only', errorPolicy: 'none' });
+  return data.me;
+}
+
+/** Ends the cookie session, or this token sign-in (then pass its store, which is emptied). */
+export async function logout(client: ApolloClient, store?: TokenStore) {
+  try {
+    const { data } = await client.mutate({ mutation: SignOut, errorPolicy: 'none' });
+    return data.logout.message;
+  } finally {
+    store?.set(null);
+    await client.clearStore();
+  }
+}

@@ -1,0 +1,81 @@
+// The operations both example clients send, as typed documents from GraphQL Code Generator's
+// client preset (see codegen.ts). In your app, import `graphql` from the folder your codegen
+// writes to (e.g. './gql'); the rest of this file is copied unchanged.
+import { graphql } from '../tests/generated/gql';
+
+export const SignIn = graphql(`
+  mutation SignIn($input: LoginInput!) {
+    login(input: $input) {
+      __typename
+      ... on User {
+        id
+        email
+        firstName
+        lastName
+        isStaff
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export const CurrentUser = graphql(`
+  query CurrentUser {
+    me {
+      id
+      email
+      firstName
+      lastName
+      isStaff
+    }
+  }
+`);
+
+export const SignOut = graphql(`
+  mutation SignOut {
+    logout {
+      message
+    }
+  }
+`);
+
+export const SignInWithTokens = graphql(`
+  mutation SignInWithTokens($input: LoginInput!) {
+    obtainTokens(input: $input) {
+      __typename
+      ... on TokenPair {
+        accessToken
+        accessTokenExpiresAt
+        refreshToken
+        user {
+          id
+          email
+          firstName
+          lastName
+          isStaff
+        }
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export const RenewTokens = graphql(`
+  mutation RenewTokens($refreshToken: String!) {
+    refreshTokens(refreshToken: $refreshToken) {
+      __typename
+      ... on TokenPair {
+        accessToken
+        accessTokenExpiresAt
+        refreshToken
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);

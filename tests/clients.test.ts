@@ -1,0 +1,367 @@
+// The example clients in examples/ (real @apollo/client and @urql/core) against the running server.
+import fs from 'node:fs';
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
+import { Client, fetchExchange } from '@urql/core';
+import { buildSchema, type GraphQLAbstractType } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as apollo from '../examples/apollo.ts';
+import { memoryTokenStore, storageTokenStore, type Tokens, type TokenStore } from '../examples/tokens.ts';
+import * as urql from '../examples/urql.ts';
+import { graphql } from './generated/gql.ts';
+import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+
+const MySessions = graphql(`
+  query ClientsMySessions {
+    mySessions {
+      id
+      current
+    }
+  }
+`);
+
+const LogoutEverywhere = graphql(`
+  mutation ClientsLogoutEverywhere {
+    logoutEverywhere {
+      message
+    }
+  }
+`);
+
+/** One request as the server saw it, and what it answered. */
+interface Sent {
+  operationName: string | null;
+  method: string;
+  authorization: string | null;
+  csrfHeader: string | null;
+  contentType: string | null;
+  status: number;
+  /** `__typename` of the operation's root field, when it has one. */
+  typename: string | undefined;
+  errorCodes: unknown[];
+}
+
+/**
+ * A `fetch` that records every request and, like a browser, keeps the cookies the server sets
+ * and sends them back (when `jar` is on).
+ */
+function browserishFetch({ jar = true } = {}) {
+  const cookies = new Map<string, string>();
+  const sent: Sent[] = [];
+  const fetchWithJar: typeof fetch = async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const headers = new Headers(init.headers);
+    if (jar && cookies.size > 0) headers.set('cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    const response = await fetch(url, { ...init, headers });
+    for (const setCookie of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = setCookie.split(';');
+      const [name, value = ''] = pair!.trim().split('=') as [string, string?];
+      const expired = attributes.some((attribute) => /^\s*expires=Thu, 01 Jan 1970/i.test(attribute));
+      if (expired || value === '') cookies.delete(name);
+      else if (jar) cookies.set(name, value);
+    }
+    const body = typeof init.body === 'string' ? JSON.parse(init.body) : {};
+    const result = await response.clone().json().catch(() => ({}));
+    const data = result.data ? Object.values(result.data)[0] : undefined;
+    sent.push({
+      operationName: body.operationName ?? url.searchParams.get('operationName'),
+      method: init.method ?? 'GET',
+      authorization: headers.get('authorization'),
+      csrfHeader: headers.get('graphql-require-preflight'),
+      contentType: headers.get('content-type'),
+      status: response.status,
+      typename: (data as { __typename?: string } | null | undefined)?.__typename,
+      errorCodes: (result.errors ?? []).map((error: { extensions?: { code?: unknown } }) => error.extensions?.code),
+    });
+    return response;
+  };
+  return { fetch: fetchWithJar, cookies, sent, named: (name: string) => sent.filter((request) => request.operationName === name) };
+}
+
+type User = { __typename?: 'User'; id: string; email: string } | null;
+type Answer = { __typename: string; message?: string; email?: string };
+type Sessions = { sessions?: { id: string; current: boolean }[]; code?: unknown };
+
+/** The same scenarios for both libraries: what a frontend does with each example module. */
+interface Library {
+  cookieClient(url: string, fetch: typeof globalThis.fetch): {
+    login(email: string, password: string): Promise<Answer & { email?: string }>;
+    me(): Promise<User>;
+    logout(): Promise<string>;
+  };
+  tokenClient(url: string, fetch: typeof globalThis.fetch, store: TokenStore): {
+    obtainTokens(email: string, password: string): Promise<Answer & { user?: { email: string } }>;
+    me(): Promise<User>;
+    logout(): Promise<string>;
+    mySessions(): Promise<Sessions>;
+  };
+}
+
+const libraries: Record<string, Library> = {
+  'Apollo Client': {
+    cookieClient(url, fetch) {
+      const client = apollo.createCookieClient(url, { fetch });
+      return {
+        login: (email, password) => apollo.login(client, email, password),
+        me: () => apollo.me(client),
+        logout: () => apollo.logout(client),
+      };
+    },
+    tokenClient(url, fetch, store) {
+      const client = apollo.createTokenClient(url, { fetch, store });
+      return {
+        obtainTokens: (email, password) => apollo.obtainTokens(client, store, email, password),
+        me: () => apollo.me(client),
+        logout: () => apollo.logout(client, store),
+        async mySessions() {
+          try {
+            const { data } = await client.query({ query: MySessions, fetchPolicy: 'network-only', errorPolicy: 'none' });
+            return { sessions: data.mySessions };
+          } catch (error) {
+            if (CombinedGraphQLErrors.is(error)) return { code: error.errors[0]?.extensions?.code };
+            throw error;
+          }
+        },
+      };
+    },
+  },
+  urql: {
+    cookieClient(url, fetch) {
+      const client = urql.createCookieClient(url, { fetch });
+      return {
+        login: (email, password) => urql.login(client, email, password),
+        me: () => urql.me(client),
+        logout: () => urql.logout(client),
+      };
+    },
+    tokenClient(url, fetch, store) {
+      const client = urql.createTokenClient(url, { fetch, store });
+      return {
+        obtainTokens: (email, password) => urql.obtainTokens(client, store, email, password),
+        me: () => urql.me(client),
+        logout: () => urql.logout(client, store),
+        async mySessions() {
+          const result = await client.query(MySessions, {}, { requestPolicy: 'network-only' });
+          if (result.error?.graphQLErrors.length) return { code: result.error.graphQLErrors[0]?.extensions?.code };
+          if (result.error) throw result.error;
+          return { sessions: result.data!.mySessions };
+        },
+      };
+    },
+  },
+};
+
+/** Waits, polling, until `condition` holds; fails after `timeoutMs`. */
+async function waitUntil(condition: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+let app: TestApp;
+/** Access tokens live one second here. */
+let shortLived: TestApp;
+beforeAll(async () => {
+  [app, shortLived] = await Promise.all([startTestApp(), startTestApp({ ACCESS_TOKEN_TTL_SECONDS: '1' })]);
+});
+afterAll(async () => {
+  await Promise.all([app?.stop(), shortLived?.stop()]);
+});
+
+let users = 0;
+async function newUser(on: TestApp, name: string) {
+  return on.createUser({ email: `${name.toLowerCase().replace(/\W+/g, '-')}-${++users}@example.com` });
+}
+
+/**
+ * Signs in with tokens and waits until the server no longer accepts the access token. Expiry is
+ * a whole second, so a refresh right after it gets a token that lives most of the next second.
+ */
+async function expiredSignIn(library: Library, name: string) {
+  const { email } = await newUser(shortLived, name);
+  const store = memoryTokenStore();
+  const http = browserishFetch({ jar: false });
+  const client = library.tokenClient(`${shortLived.url}/graphql`, http.fetch, store);
+  expect((await client.obtainTokens(email, TEST_PASSWORD)).__typename).toBe('TokenPair');
+  const first = store.get()!;
+  await waitUntil(() => Date.now() > Date.parse(first.accessTokenExpiresAt) + 10);
+  const check = await fetch(`${shortLived.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${first.accessToken}` },
+    body: JSON.stringify({ query: '{ me { id } }' }),
+  });
+  expect(await check.json()).toEqual({ data: { me: null } });
+  http.sent.length = 0;
+  return { email, store, http, client, first };
+}
+
+describe.each(Object.entries(libraries))('%s', (name, library) => {
+  describe('cookie sessions', () => {
+    it('login → me → logout → me is null, with the cookie kept as a browser would', async () => {
+      const { email } = await newUser(app, `cookie ${name}`);
+      const http = browserishFetch();
+      const client = library.cookieClient(`${app.url}/graphql`, http.fetch);
+
+      expect(await client.me()).toBeNull();
+      expect(await client.login(email, 'Not-The-Password-1')).toEqual({
+        __typename: 'InvalidCredentialsError',
+        message: 'Invalid credentials',
+      });
+      expect(http.cookies.has('sid')).toBe(false);
+
+      const user = await client.login(email, TEST_PASSWORD);
+      expect(user).toMatchObject({ __typename: 'User', email });
+      expect(http.cookies.has('sid')).toBe(true);
+      expect(await client.me()).toMatchObject({ email });
+
+      expect(await client.logout()).toBe('Successfully logged out');
+      expect(http.cookies.has('sid')).toBe(false);
+      expect(await client.me()).toBeNull();
+      expect(http.sent.every((request) => request.status === 200)).toBe(true);
+    });
+  });
+
+  describe('tokens', () => {
+    it('obtainTokens keeps the pair in the store and sends the access token as a bearer token', async () => {
+      const { email } = await newUser(app, `tokens ${name}`);
+      const store = memoryTokenStore();
+      const http = browserishFetch({ jar: false });
+      const client = library.tokenClient(`${app.url}/graphql`, http.fetch, store);
+
+      expect(await client.me()).toBeNull();
+      expect(await client.obtainTokens(email, 'Not-The-Password-1')).toMatchObject({ __typename: 'InvalidCredentialsError' });
+      expect(store.get()).toBeNull();
+
+      const pair = await client.obtainTokens(email, TEST_PASSWORD);
+      expect(pair).toMatchObject({ __typename: 'TokenPair', user: { email } });
+      expect(store.get()).toEqual({
+        accessToken: expect.any(String),
+        accessTokenExpiresAt: expect.any(String),
+        refreshToken: expect.any(String),
+      });
+      expect(await client.me()).toMatchObject({ email });
+      expect(http.named('CurrentUser').at(-1)?.authorization).toBe(`Bearer ${store.get()!.accessToken}`);
+      expect(http.named('RenewTokens')).toEqual([]);
+
+      expect(await client.logout()).toBe('Successfully logged out');
+      expect(store.get()).toBeNull();
+      expect(await client.me()).toBeNull();
+      expect(http.named('CurrentUser').at(-1)?.authorization).toBeNull();
+    });
+
+    it('a store on Storage (e.g. localStorage) keeps the sign-in for the next client, as across a reload', async () => {
+      const { email } = await newUser(app, `storage ${name}`);
+      const storage = new Map<string, string>();
+      const fakeLocalStorage = {
+        getItem: (key: string) => storage.get(key) ?? null,
+        setItem: (key: string, value: string) => void storage.set(key, value),
+        removeItem: (key: string) => void storage.delete(key),
+      };
+      const before = library.tokenClient(`${app.url}/graphql`, fetch, storageTokenStore(fakeLocalStorage));
+      await before.obtainTokens(email, TEST_PASSWORD);
+      expect(JSON.parse(storage.get('auth-tokens')!)).toMatchObject({ refreshToken: expect.any(String) });
+
+      const after = library.tokenClient(`${app.url}/graphql`, fetch, storageTokenStore(fakeLocalStorage));
+      expect(await after.me()).toMatchObject({ email });
+      await after.logout();
+      expect(storage.has('auth-tokens')).toBe(false);
+    });
+
+    it('refreshes an expired access token transparently on the next me', async () => {
+      const { email, store, http, client, first } = await expiredSignIn(library, `expired ${name}`);
+
+      expect(await client.me()).toMatchObject({ email });
+      const renewed = store.get()!;
+      expect(renewed.refreshToken).not.toBe(first.refreshToken);
+      expect(renewed.accessToken).not.toBe(first.accessToken);
+      expect(http.named('RenewTokens').map((request) => request.typename)).toEqual(['TokenPair']);
+      expect(http.named('CurrentUser').map((request) => request.authorization)).toEqual([`Bearer ${renewed.accessToken}`]);
+    });
+
+    it('refreshes on UNAUTHENTICATED and retries once, when the server rejects a token the client thought valid', async () => {
+      const { store, http, client, first } = await expiredSignIn(library, `unauthenticated ${name}`);
+      // The client's clock says the token is good for another hour; the server disagrees.
+      const skewed: Tokens = { ...first, accessTokenExpiresAt: new Date(Date.now() + 3600_000).toISOString() };
+      store.set(skewed);
+
+      const { sessions } = await client.mySessions();
+      expect(sessions?.filter((session) => session.current)).toHaveLength(1);
+      expect(store.get()!.refreshToken).not.toBe(first.refreshToken);
+      expect(http.named('ClientsMySessions').map((request) => request.errorCodes)).toEqual([['UNAUTHENTICATED'], []]);
+      expect(http.named('RenewTokens').map((request) => request.typename)).toEqual(['TokenPair']);
+    });
+
+    it('runs one refresh for requests that need it at the same time, so the sign-in survives', async () => {
+      const { email, store, http, client } = await expiredSignIn(library, `concurrent ${name}`);
+
+      const [meResult, sessions] = await Promise.all([client.me(), client.mySessions(), client.me()]);
+      expect(meResult).toMatchObject({ email });
+      expect(sessions.sessions).toHaveLength(1);
+      expect(http.named('RenewTokens').map((request) => request.typename)).toEqual(['TokenPair']);
+      // A second refresh with the same token would have been taken for theft and ended the sign-in.
+      store.set({ ...store.get()!, accessTokenExpiresAt: new Date(0).toISOString() });
+      expect(await client.me()).toMatchObject({ email });
+    });
+
+    it('a sign-in revoked elsewhere ends signed out after one refresh attempt, not in a loop', async () => {
+      const { email } = await newUser(app, `revoked ${name}`);
+      const store = memoryTokenStore();
+      const http = browserishFetch({ jar: false });
+      const client = library.tokenClient(`${app.url}/graphql`, http.fetch, store);
+      await client.obtainTokens(email, TEST_PASSWORD);
+      expect((await client.mySessions()).sessions).toHaveLength(1);
+
+      const elsewhere = app.client();
+      await elsewhere.login(email, TEST_PASSWORD);
+      expect((await elsewhere.request(LogoutEverywhere)).data?.logoutEverywhere.message).toBeTruthy();
+
+      http.sent.length = 0;
+      expect(await client.mySessions()).toEqual({ code: 'UNAUTHENTICATED' });
+      expect(store.get()).toBeNull();
+      expect(http.named('RenewTokens').map((request) => request.typename)).toEqual(['InvalidTokenError']);
+      expect(http.named('ClientsMySessions').length).toBeLessThanOrEqual(2);
+
+      expect(await client.me()).toBeNull();
+      expect(http.named('CurrentUser').map((request) => request.authorization)).toEqual([null]);
+      expect(http.named('RenewTokens')).toHaveLength(1);
+    });
+  });
+});
+
+describe('transport', () => {
+  it('urql sends queries as GET, so its clients add a CSRF header; Apollo POSTs JSON', async () => {
+    const { email } = await newUser(app, 'transport');
+    for (const [name, library] of Object.entries(libraries)) {
+      const http = browserishFetch();
+      const client = library.cookieClient(`${app.url}/graphql`, http.fetch);
+      await client.login(email, TEST_PASSWORD);
+      await client.me();
+      const [login, me] = [http.named('SignIn')[0]!, http.named('CurrentUser')[0]!];
+      expect(login.method, name).toBe('POST');
+      expect(login.contentType, name).toBe('application/json');
+      expect(me.method, name).toBe(name === 'urql' ? 'GET' : 'POST');
+      if (name === 'urql') expect(me.csrfHeader).toBe('1');
+    }
+  });
+
+  it('without the CSRF header, the API refuses urql’s GET', async () => {
+    const bare = new Client({ url: `${app.url}/graphql`, exchanges: [fetchExchange] });
+    const result = await bare.query(graphql(`query ClientsBareMe { me { id } }`), {});
+    expect(result.data).toBeUndefined();
+    expect(result.error?.response?.status).toBe(403);
+  });
+});
+
+describe('the Apollo example', () => {
+  it('gives its cache the members of each union and interface it names, as in schema.graphql', () => {
+    const schema = buildSchema(fs.readFileSync('schema.graphql', 'utf8'));
+    const members = (name: string) =>
+      schema
+        .getPossibleTypes(schema.getType(name) as GraphQLAbstractType)
+        .map((type) => type.name)
+        .sort();
+    for (const [name, types] of Object.entries(apollo.possibleTypes)) expect([...types].sort(), name).toEqual(members(name));
+    expect(Object.keys(apollo.possibleTypes)).toEqual(expect.arrayContaining(['Error', 'LoginResult', 'ObtainTokensResult', 'RefreshTokensResult']));
+  });
+});
