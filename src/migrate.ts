@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');
+const unrefLongTimers = path.join(projectRoot, 'prisma', 'unrefLongTimers.cjs');
 
 export class MigrationError extends Error {
   override name = 'MigrationError';
@@ -15,7 +16,7 @@ export function applyMigrations(databaseUrl: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [prismaCli, 'migrate', 'deploy'],
+      ['--require', unrefLongTimers, prismaCli, 'migrate', 'deploy'],
       { cwd: projectRoot, env: { ...process.env, DATABASE_URL: databaseUrl }, timeout: 120_000 },
       (error, stdout, stderr) => {
         if (!error) return resolve();

@@ -1,6 +1,8 @@
+import type { Request } from 'express';
 import session from 'express-session';
 import type { Database } from './db.ts';
 import { digest } from './opaqueTokens.ts';
+import type { PublicUser } from './users.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -16,12 +18,43 @@ declare module 'express-session' {
 export const sessionKey = digest;
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
+
+/** Session objects of this process that have been written once (express-session saves twice at login). */
+const persisted = new WeakSet<object>();
 type StoredSession = session.SessionData;
 
 export interface SessionStoreOptions {
   /** Activity is written at most this often per session, so reads stay reads. */
   touchIntervalMs?: number;
   maxAgeMs: number;
+}
+
+type Timestamp = Date | string;
+type Flag = boolean | number | bigint;
+/** A raw row: types differ by database (SQLite has no booleans or dates), so they are normalized. */
+interface SessionRow {
+  data: string;
+  expiresAt: Timestamp;
+  lastSeenAt: Timestamp;
+  userId: number | bigint | null;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  isStaff: Flag | null;
+  isActive: Flag | null;
+  dateJoined: Timestamp | null;
+  lastLogin: Timestamp | null;
+}
+
+const LOADED_USER = Symbol('loadedUser');
+const loadedUsers = new WeakMap<Request, PublicUser | null>();
+
+/**
+ * The user of the request's cookie session, as read with the session at the start of this request
+ * (null: the session names no existing user); undefined when no session was read that way.
+ */
+export function sessionUser(req: Request): PublicUser | null | undefined {
+  return loadedUsers.get(req);
 }
 
 /** An express-session store on the project's own Session table. */
@@ -38,22 +71,52 @@ export class PrismaSessionStore extends session.Store {
     this.maxAgeMs = options.maxAgeMs;
   }
 
+  /**
+   * Reads the session and its user in one statement: every signed-in request starts here, and
+   * `me` and the staff check then need no query of their own (see `sessionUser`). Raw SQL, valid on
+   * SQLite and PostgreSQL alike, because each Prisma query costs ~0.4 ms of CPU in Prisma 6's query
+   * compiler and a relation would be a second statement: `me` went from 2.05 to ~1.4 ms of CPU.
+   */
   override get(sid: string, callback: Callback<StoredSession | null>): void {
-    this.prisma.session
-      .findUnique({ where: { id: sessionKey(sid) }, select: { data: true, expiresAt: true, lastSeenAt: true } })
-      .then(async (row) => {
+    const key = sessionKey(sid);
+    this.prisma.$queryRaw<SessionRow[]>`
+      SELECT s."data", s."expiresAt", s."lastSeenAt", u."id" AS "userId", u."email", u."firstName", u."lastName",
+        u."isStaff", u."isActive", u."dateJoined", u."lastLogin"
+      FROM "Session" s LEFT JOIN "User" u ON u."id" = s."userId"
+      WHERE s."id" = ${key}`
+      .then(async ([row]) => {
         if (!row) return callback(null, null);
-        if (row.expiresAt.getTime() <= Date.now()) {
-          await this.prisma.session.deleteMany({ where: { id: sessionKey(sid) } });
+        if (new Date(row.expiresAt).getTime() <= Date.now()) {
+          await this.prisma.session.deleteMany({ where: { id: key } });
           return callback(null, null);
         }
-        callback(null, { ...JSON.parse(row.data), lastSeenAt: row.lastSeenAt.getTime() });
+        const user: PublicUser | null =
+          row.userId === null
+            ? null
+            : {
+                id: Number(row.userId),
+                email: row.email!,
+                firstName: row.firstName!,
+                lastName: row.lastName!,
+                isStaff: Boolean(row.isStaff),
+                isActive: Boolean(row.isActive),
+                dateJoined: new Date(row.dateJoined!),
+                lastLogin: row.lastLogin === null ? null : new Date(row.lastLogin),
+              };
+        // A symbol key: express-session copies and hashes only the data's own string keys.
+        callback(null, { ...JSON.parse(row.data), lastSeenAt: new Date(row.lastSeenAt).getTime(), [LOADED_USER]: user });
       })
       .catch((error) => callback(error));
   }
 
+  override createSession(req: Request, stored: StoredSession): session.Session & StoredSession {
+    const user = (stored as StoredSession & { [LOADED_USER]?: PublicUser | null })[LOADED_USER];
+    if (user !== undefined) loadedUsers.set(req, user);
+    return super.createSession(req, stored);
+  }
+
   override set(sid: string, stored: StoredSession, callback?: Callback): void {
-    const { lastSeenAt: _lastSeenAt, ...data } = stored;
+    const { lastSeenAt, ...data } = stored;
     const fields = {
       data: JSON.stringify(data),
       userId: data.userId ?? null,
@@ -62,9 +125,17 @@ export class PrismaSessionStore extends session.Store {
       expiresAt: this.expiresAt(stored),
       lastSeenAt: new Date(),
     };
-    this.prisma.session
-      .upsert({ where: { id: sessionKey(sid) }, create: { id: sessionKey(sid), ...fields }, update: fields })
-      .then(() => callback?.())
+    // A session that is already stored is only ever updated: if it was ended meanwhile (logout
+    // elsewhere, deactivation), a late save at the end of its request must not bring it back.
+    const alreadyStored = lastSeenAt !== undefined || persisted.has(stored);
+    const write = alreadyStored
+      ? this.prisma.session.updateMany({ where: { id: sessionKey(sid) }, data: fields })
+      : this.prisma.session.upsert({ where: { id: sessionKey(sid) }, create: { id: sessionKey(sid), ...fields }, update: fields });
+    write
+      .then(() => {
+        persisted.add(stored);
+        callback?.();
+      })
       .catch((error) => callback?.(error));
   }
 

@@ -1,0 +1,346 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { graphql } from './generated/gql.ts';
+import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
+import { freshDatabase, testServerUrl } from './helpers/databases.ts';
+import { ServerProcesses, type RunningServer } from './helpers/server.ts';
+
+const InstancesRegister = graphql(`
+  mutation InstancesRegister($input: RegisterInput!) {
+    register(input: $input) {
+      __typename
+      ... on User {
+        id
+        email
+      }
+      ... on ValidationError {
+        fieldErrors {
+          field
+          messages
+        }
+      }
+    }
+  }
+`);
+
+const InstancesLogin = graphql(`
+  mutation InstancesLogin($input: LoginInput!) {
+    login(input: $input) {
+      __typename
+      ... on User {
+        id
+      }
+    }
+  }
+`);
+
+const InstancesMe = graphql(`
+  query InstancesMe {
+    me {
+      id
+      email
+    }
+  }
+`);
+
+const InstancesLogoutEverywhere = graphql(`
+  mutation InstancesLogoutEverywhere {
+    logoutEverywhere {
+      message
+    }
+  }
+`);
+
+const InstancesLogout = graphql(`
+  mutation InstancesLogout {
+    logout {
+      message
+    }
+  }
+`);
+
+const InstancesMySessions = graphql(`
+  query InstancesMySessions {
+    mySessions {
+      id
+      current
+    }
+  }
+`);
+
+const InstancesRevokeSession = graphql(`
+  mutation InstancesRevokeSession($id: ID!) {
+    revokeSession(id: $id)
+  }
+`);
+
+const InstancesObtainTokens = graphql(`
+  mutation InstancesObtainTokens($input: LoginInput!) {
+    obtainTokens(input: $input) {
+      __typename
+      ... on TokenPair {
+        accessToken
+        refreshToken
+      }
+    }
+  }
+`);
+
+const InstancesRefreshTokens = graphql(`
+  mutation InstancesRefreshTokens($refreshToken: String!) {
+    refreshTokens(refreshToken: $refreshToken) {
+      __typename
+    }
+  }
+`);
+
+const InstancesUpdateUser = graphql(`
+  mutation InstancesUpdateUser($id: ID!, $input: UpdateUserInput!) {
+    updateUser(id: $id, input: $input) {
+      __typename
+      ... on User {
+        id
+        isActive
+      }
+    }
+  }
+`);
+
+const SECRET = 'instances-test-secret-0123456789abcdef';
+const JWT_SECRET = 'instances-test-jwt-secret-0123456789abcdef';
+const CONCURRENT_REGISTRATIONS = 50;
+
+const servers = new ServerProcesses();
+let database: Awaited<ReturnType<typeof freshDatabase>>;
+let db: pg.Client;
+let a: RunningServer;
+let b: RunningServer;
+
+// Every client comes from its own address (TRUST_PROXY=1 reads X-Forwarded-For): the shared
+// per-IP limits would otherwise refuse this file's many sign-ins from 127.0.0.1.
+let addresses = 0;
+function nextAddress(): string {
+  addresses++;
+  return `10.77.${addresses >> 8}.${addresses & 255}`;
+}
+
+function client(server: RunningServer, headers: Record<string, string> = {}): TestClient {
+  return new TestClient(server.url, { 'x-forwarded-for': nextAddress(), ...headers });
+}
+
+/** The same browser (cookies and address) talking to another instance. */
+function sameBrowserOn(server: RunningServer, browser: TestClient): TestClient {
+  const moved = new TestClient(server.url, browser.headers);
+  for (const [name, value] of browser.cookies) moved.cookies.set(name, value);
+  return moved;
+}
+
+let users = 0;
+async function registerUser(server: RunningServer, prefix: string): Promise<{ id: string; email: string }> {
+  const email = `${prefix}${++users}@example.com`;
+  const result = await client(server).request(InstancesRegister, { input: { email, password: TEST_PASSWORD } });
+  const register = result.data?.register;
+  if (register?.__typename !== 'User') throw new Error(`register ${email}: ${JSON.stringify(result)}`);
+  return { id: register.id, email };
+}
+
+async function me(browser: TestClient) {
+  const result = await browser.request(InstancesMe);
+  expect(result.errors).toBeUndefined();
+  return result.data?.me ?? null;
+}
+
+async function obtainTokens(server: RunningServer, email: string) {
+  const result = await client(server).request(InstancesObtainTokens, { input: { email, password: TEST_PASSWORD } });
+  const pair = result.data?.obtainTokens;
+  if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens ${email}: ${JSON.stringify(result)}`);
+  return pair;
+}
+
+const TITLE = 'two server processes sharing one PostgreSQL';
+
+(testServerUrl ? describe : describe.skip)(
+  testServerUrl ? TITLE : `${TITLE} — skipped: PostgreSQL only, set TEST_DATABASE_URL to run it`,
+  () => {
+    beforeAll(async () => {
+      database = await freshDatabase(inject('templateDatabase'));
+      db = new pg.Client({ connectionString: database.url });
+      await db.connect();
+      const dataDir = (name: string) => {
+        const dir = path.join(database.dir, name);
+        fs.mkdirSync(dir);
+        return dir;
+      };
+      const env = (name: string) => ({
+        DATABASE_URL: database.url,
+        SESSION_SECRET: SECRET,
+        JWT_SECRET,
+        LOG_LEVEL: 'warn',
+        BCRYPT_COST: '10',
+        RATE_LIMITS: 'on',
+        TRUST_PROXY: '1',
+        DATA_DIR: dataDir(name),
+      });
+      // Both at once, as a deploy would: each runs `prisma migrate deploy` (advisory-locked) first.
+      [a, b] = await Promise.all([servers.start(env('a')), servers.start(env('b'))]);
+    }, 150_000);
+
+    afterAll(async () => {
+      await servers.killAll();
+      await db?.end().catch(() => undefined);
+      await database?.drop();
+    });
+
+    it('a cookie session started through A works on B', async () => {
+      const { id, email } = await registerUser(a, 'shared');
+      const onA = client(a);
+      await onA.login(email, TEST_PASSWORD);
+      expect(onA.cookies.has('sid')).toBe(true);
+      const onB = sameBrowserOn(b, onA);
+
+      expect(await me(onB)).toEqual({ id, email });
+      expect(await me(onA)).toEqual({ id, email });
+    });
+
+    it('logoutEverywhere through A ends the session on B at once', async () => {
+      const { id, email } = await registerUser(a, 'everywhere');
+      const browserOnA = client(a);
+      await browserOnA.login(email, TEST_PASSWORD);
+      const otherBrowserOnB = client(b);
+      await otherBrowserOnB.login(email, TEST_PASSWORD);
+      // A copy of A's cookie, kept although A's answer to the logout tells the browser to drop it.
+      const replayedOnB = sameBrowserOn(b, browserOnA);
+      expect(await me(replayedOnB)).toEqual({ id, email });
+      expect(await me(otherBrowserOnB)).toEqual({ id, email });
+
+      const result = await browserOnA.request(InstancesLogoutEverywhere);
+      expect(result.errors).toBeUndefined();
+
+      expect(await me(otherBrowserOnB)).toBeNull();
+      expect(await me(replayedOnB)).toBeNull();
+    });
+
+    it('revokeSession through A ends a session used on B', async () => {
+      const { id, email } = await registerUser(a, 'revoke');
+      const onA = client(a);
+      await onA.login(email, TEST_PASSWORD);
+      const onB = client(b);
+      await onB.login(email, TEST_PASSWORD);
+      expect(await me(onB)).toEqual({ id, email });
+
+      const sessions = await onA.request(InstancesMySessions);
+      expect(sessions.errors).toBeUndefined();
+      expect(sessions.data?.mySessions).toHaveLength(2);
+      const other = sessions.data!.mySessions.find((session) => !session.current)!;
+      const revoked = await onA.request(InstancesRevokeSession, { id: other.id });
+      expect(revoked).toMatchObject({ data: { revokeSession: true } });
+
+      expect(await me(onB)).toBeNull();
+      expect(await me(onA)).toEqual({ id, email });
+    });
+
+    it('deactivating a user through A ends their cookie sessions and token sign-ins on B', async () => {
+      const staff = await registerUser(a, 'staff');
+      await db.query('UPDATE "User" SET "isStaff" = true WHERE "email" = $1', [staff.email]);
+      const admin = client(a);
+      await admin.login(staff.email, TEST_PASSWORD);
+
+      const target = await registerUser(a, 'deactivated');
+      const browserOnB = client(b);
+      await browserOnB.login(target.email, TEST_PASSWORD);
+      const { accessToken } = await obtainTokens(b, target.email);
+      const appOnB = client(b, { authorization: `Bearer ${accessToken}` });
+      expect(await me(browserOnB)).toEqual(target);
+      expect(await me(appOnB)).toEqual(target);
+
+      const deactivated = await admin.request(InstancesUpdateUser, { id: target.id, input: { isActive: false } });
+      expect(deactivated).toMatchObject({ data: { updateUser: { __typename: 'User', id: target.id, isActive: false } } });
+      expect(await me(browserOnB)).toBeNull();
+      expect(await me(appOnB)).toBeNull();
+
+      // Ended, not merely hidden while inactive: reactivation brings neither back.
+      const reactivated = await admin.request(InstancesUpdateUser, { id: target.id, input: { isActive: true } });
+      expect(reactivated).toMatchObject({ data: { updateUser: { __typename: 'User', isActive: true } } });
+      expect(await me(browserOnB)).toBeNull();
+      expect(await me(appOnB)).toBeNull();
+      const { rows } = await db.query(
+        `SELECT (SELECT count(*)::int FROM "Session" WHERE "userId" = $1) AS sessions,
+                (SELECT count(*)::int FROM "TokenFamily" WHERE "userId" = $1) AS families`,
+        [Number(target.id)],
+      );
+      expect(rows[0]).toEqual({ sessions: 0, families: 0 });
+    });
+
+    it('a bearer token obtained on A works on B, and stops working on B after logout on A', async () => {
+      const { id, email } = await registerUser(a, 'bearer');
+      const { accessToken, refreshToken } = await obtainTokens(a, email);
+      const appOnA = client(a, { authorization: `Bearer ${accessToken}` });
+      const appOnB = client(b, { authorization: `Bearer ${accessToken}` });
+      expect(await me(appOnB)).toEqual({ id, email });
+
+      const loggedOut = await appOnA.request(InstancesLogout);
+      expect(loggedOut.errors).toBeUndefined();
+
+      expect(await me(appOnB)).toBeNull();
+      const refreshed = await client(b).request(InstancesRefreshTokens, { refreshToken });
+      expect(refreshed).toMatchObject({ data: { refreshTokens: { __typename: 'InvalidTokenError' } } });
+    });
+
+    it('failed sign-ins counted through A rate-limit the next attempt on B', async () => {
+      const { email } = await registerUser(a, 'limited');
+      const attacker = { 'x-forwarded-for': '203.0.113.45' };
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        const result = await new TestClient(a.url, attacker).request(InstancesLogin, { input: { email, password: `wrong-${attempt}` } });
+        expect(result).toMatchObject({ status: 200, data: { login: { __typename: 'InvalidCredentialsError' } } });
+      }
+
+      // Refused before the password is checked, so even the right one is turned away.
+      const sixth = await new TestClient(b.url, attacker).request(InstancesLogin, { input: { email, password: TEST_PASSWORD } });
+      expect(sixth.data?.login ?? null).toBeNull();
+      expect(sixth.errors).toHaveLength(1);
+      expect(sixth.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+      expect(sixth.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
+
+      // The limit is this email from this address: the owner elsewhere still signs in, on either instance.
+      await new TestClient(b.url, { 'x-forwarded-for': '203.0.113.46' }).login(email, TEST_PASSWORD);
+    });
+
+    it(`${CONCURRENT_REGISTRATIONS} concurrent registrations of one email over both give exactly one user`, { timeout: 60_000 }, async () => {
+      const email = 'Race@Example.com';
+      const results = await Promise.all(
+        Array.from({ length: CONCURRENT_REGISTRATIONS }, (_, i) =>
+          client(i % 2 === 0 ? a : b).request(InstancesRegister, {
+            // Case and spacing vary too: the address is one account however it is written.
+            input: { email: i % 3 === 0 ? email : i % 3 === 1 ? email.toLowerCase() : ` ${email.toUpperCase()} `, password: TEST_PASSWORD },
+          }),
+        ),
+      );
+
+      for (const result of results) {
+        expect({ status: result.status, errors: result.errors }).toEqual({ status: 200, errors: undefined });
+      }
+      const answers = results.map((result) => result.data!.register);
+      const created = answers.filter((answer) => answer.__typename === 'User');
+      const refused = answers.filter((answer) => answer.__typename === 'ValidationError');
+      expect(created).toEqual([{ __typename: 'User', id: expect.any(String), email: 'race@example.com' }]);
+      expect(refused).toHaveLength(CONCURRENT_REGISTRATIONS - 1);
+      for (const answer of refused) {
+        expect(answer).toEqual({
+          __typename: 'ValidationError',
+          fieldErrors: [{ field: 'email', messages: ['A user with that email already exists.'] }],
+        });
+      }
+      const { rows } = await db.query('SELECT count(*)::int AS count FROM "User" WHERE lower("email") = $1', ['race@example.com']);
+      expect(rows[0]).toEqual({ count: 1 });
+    });
+
+    it('neither server logged an error', () => {
+      for (const server of [a, b]) {
+        expect(server.logs.filter((entry) => (entry.level ?? 0) >= 50)).toEqual([]);
+        expect(server.child.exitCode).toBeNull();
+      }
+    });
+  },
+);
