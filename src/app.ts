@@ -1,6 +1,6 @@
+import cluster from 'node:cluster';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { PothosValidationError } from '@pothos/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import session from 'express-session';
@@ -11,12 +11,12 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
-import { connectDatabase } from './db.ts';
+import { connectDatabase, openSqliteReads } from './db.ts';
 import { createLogger } from './logger.ts';
 import { PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
 import { createMailer } from './mail.ts';
-import { memoryLimiters, postgresLimiters, RateLimitedError, RateLimits } from './rateLimits.ts';
+import { clusterLimiters, memoryLimiters, postgresLimiters, RateLimitedError, RateLimits } from './rateLimits.ts';
 import { queryLimitPlugins } from './queryLimits.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
 import { TokenService } from './tokens.ts';
@@ -88,7 +88,8 @@ function createYogaServer(services: Services) {
     context: ({ req, res }) => createContext(services, req, res),
     graphiql: config.production ? false : { title: 'Auth API', credentials: 'include' },
     // Yoga's default page loads GraphiQL from a CDN; this one carries its assets, so it works offline.
-    renderGraphiQL,
+    // Loaded on first use: its 9 MB of assets added ~70 MB to every process, production included.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     batching: false,
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,
@@ -123,7 +124,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const prisma = await connectDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, onQuery: options.onQuery });
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers });
   await hasher.warmUp();
-  const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs });
+  const sessionReads = config.databaseProvider === 'sqlite' ? openSqliteReads(config.databaseUrl) : undefined;
+  const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: sessionReads });
   const tokens = new TokenService({
     prisma,
     secrets: config.jwtSecrets,
@@ -134,16 +136,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.production && !config.smtpUrl) {
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
   }
-  // Several instances share one PostgreSQL, so their counters live there; SQLite means one process.
+  // Several instances share one PostgreSQL, so their counters live there; on SQLite the counters are
+  // in this process, or in the cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).
   const counterPool =
     config.databaseProvider === 'postgresql' ? new pg.Pool({ connectionString: config.databaseUrl, max: 4 }) : null;
   const rateLimits = new RateLimits(
     config.rateLimits,
     config.rateLimitRates,
-    counterPool ? postgresLimiters(counterPool) : memoryLimiters,
+    counterPool ? postgresLimiters(counterPool) : cluster.isWorker ? clusterLimiters : memoryLimiters,
   );
   const audit = new AuditLog(prisma, logger);
-  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger };
+  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, sqliteReads: sessionReads };
   const pruneTimer = setInterval(() => {
     Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs)]).catch((error) =>
       logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),
@@ -200,6 +203,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       mailer.close();
       await counterPool?.end();
       await hasher.close();
+      sessionReads?.close();
       await prisma.$disconnect();
     },
   };

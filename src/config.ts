@@ -38,8 +38,10 @@ export interface Config {
   sessionCookieName: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlMs: number;
-  /** Size of the password hashing worker pool. */
+  /** Size of the password hashing worker pool (of each process). */
   hashWorkers: number;
+  /** Processes serving requests (node:cluster workers sharing the port); 1 serves from this process. */
+  webConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +55,8 @@ export class ConfigError extends Error {
  */
 export const DEFAULT_BCRYPT_COST = 11;
 const MIN_SECRET_LENGTH = 32;
+/** Password hashing threads of the whole service when HASH_WORKERS is not set. */
+const DEFAULT_HASH_THREADS = 2;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 type Env = Record<string, string | undefined>;
@@ -152,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const url = databaseUrl(env, dataDir);
+  const webConcurrency = integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
   return {
     production,
     port: integer(env, 'PORT', 4000, 0, 65535),
@@ -176,6 +181,8 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 1, 24 * 60 * 60),
     refreshTokenTtlMs: integer(env, 'REFRESH_TOKEN_TTL_DAYS', 30, 1, 365) * 24 * 60 * 60 * 1000,
     sessionMaxAgeMs: integer(env, 'SESSION_MAX_AGE_DAYS', 14, 1, 365) * 24 * 60 * 60 * 1000,
-    hashWorkers: integer(env, 'HASH_WORKERS', 2, 1, 64),
+    // Two hashing threads in all by default, shared out among the processes (at least one each).
+    hashWorkers: integer(env, 'HASH_WORKERS', Math.max(1, Math.round(DEFAULT_HASH_THREADS / webConcurrency)), 1, 64),
+    webConcurrency,
   };
 }

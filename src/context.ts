@@ -2,12 +2,13 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog, AuthEventRecord } from './audit.ts';
 import type { Config } from './config.ts';
-import type { Database } from './db.ts';
+import type { Database, SqliteReads } from './db.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { RateLimitedError, type Operation, type RateLimits, type Subject } from './rateLimits.ts';
-import { sessionKey } from './sessionStore.ts';
+import { sessionKey, sessionUser } from './sessionStore.ts';
 import type { TokenService } from './tokens.ts';
+import type { PublicUser } from './users.ts';
 import { clientInfo, type Credential } from './userSessions.ts';
 
 /** What every request's resolvers share: the app's services plus the request itself. */
@@ -20,6 +21,8 @@ export interface Services {
   rateLimits: RateLimits;
   audit: AuditLog;
   logger: Logger;
+  /** SQLite: prepared reads without Prisma, for the hottest lookups (see `openSqliteReads`). */
+  sqliteReads?: SqliteReads;
 }
 
 export interface Viewer {
@@ -34,6 +37,11 @@ export interface Context extends Services {
   userId: number | null;
   /** How this request is signed in, or null. */
   credential: Credential | null;
+  /**
+   * The signed-in user's row as read with the cookie session at the start of this request (null:
+   * no such user), so `me` and the staff check need no query; undefined for other credentials.
+   */
+  sessionUser: PublicUser | null | undefined;
   /** The signed-in user's flags, loaded once per request when a field needs them. */
   viewer: () => Promise<Viewer | null>;
   /** Runs a rate-limited operation for this request's client IP (and user, when signed in). */
@@ -62,6 +70,8 @@ async function authenticate(services: Services, req: Request): Promise<{ userId:
 export async function createContext(services: Services, req: Request, res: Response): Promise<Context> {
   const auth = await authenticate(services, req);
   const userId = auth?.userId ?? null;
+  const loaded = auth?.credential.kind === 'cookie' ? sessionUser(req) : undefined;
+  const signedInUser = loaded === null || loaded?.id === userId ? loaded : undefined;
   let viewer: Promise<Viewer | null> | undefined;
   const record = (event: AuthEventRecord) => services.audit.record({ actorId: userId, ...clientInfo(req), ...event });
   /** The account an attempt was about: the email's owner when one was tried, else the signed-in user. */
@@ -75,6 +85,7 @@ export async function createContext(services: Services, req: Request, res: Respo
     res,
     userId,
     credential: auth?.credential ?? null,
+    sessionUser: signedInUser,
     guard: async (operation, subject, run) => {
       try {
         return await services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', userId: userId ?? undefined, ...subject }, run);
@@ -90,6 +101,8 @@ export async function createContext(services: Services, req: Request, res: Respo
       (viewer ??=
         userId === null
           ? Promise.resolve(null)
-          : services.prisma.user.findFirst({ where: { id: userId, isActive: true }, select: { id: true, isStaff: true } })),
+          : signedInUser !== undefined
+            ? Promise.resolve(signedInUser?.isActive ? { id: signedInUser.id, isStaff: signedInUser.isStaff } : null)
+            : services.prisma.user.findFirst({ where: { id: userId, isActive: true }, select: { id: true, isStaff: true } })),
   };
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -56,4 +57,42 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
 
 export function ensureDatabaseFolder(databaseUrl: string): void {
   if (databaseProvider(databaseUrl) === 'sqlite') fs.mkdirSync(path.dirname(sqliteFile(databaseUrl)), { recursive: true });
+}
+
+/** The part of better-sqlite3 used for direct reads (it ships no types). */
+interface SqliteStatement {
+  get(...params: unknown[]): unknown;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  close(): void;
+}
+
+/** Prepared single-row reads on a connection of their own (see `openSqliteReads`). */
+export interface SqliteReads {
+  get<T>(sql: string, ...params: unknown[]): T | undefined;
+  close(): void;
+}
+
+/**
+ * A second connection to the SQLite file for the hottest read (the session of every signed-in
+ * request), run as a prepared statement without Prisma: a Prisma query costs 0.2–0.4 ms of CPU (its
+ * query compiler runs for each one), the statement itself 0.005 ms. In WAL mode it reads alongside
+ * Prisma's connection and sees everything committed before it. Close it before Prisma's connection,
+ * which, closing last, folds the write-ahead log back into the file.
+ */
+export function openSqliteReads(databaseUrl: string): SqliteReads {
+  // better-sqlite3 is the driver of Prisma's adapter: load the very copy the adapter uses.
+  const load = createRequire(createRequire(import.meta.url).resolve('@prisma/adapter-better-sqlite3'));
+  const Sqlite = load('better-sqlite3') as new (file: string, options: { fileMustExist: boolean; timeout: number }) => SqliteConnection;
+  const connection = new Sqlite(sqliteFile(databaseUrl), { fileMustExist: true, timeout: 5000 });
+  const statements = new Map<string, SqliteStatement>();
+  return {
+    get<T>(sql: string, ...params: unknown[]) {
+      let statement = statements.get(sql);
+      if (!statement) statements.set(sql, (statement = connection.prepare(sql)));
+      return statement.get(...params) as T | undefined;
+    },
+    close: () => connection.close(),
+  };
 }

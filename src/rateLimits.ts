@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterCluster,
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import { InvalidCredentialsError, InvalidTokenError } from './errors.ts';
 
 export interface Rate {
@@ -99,6 +105,13 @@ export type LimiterFactory = (name: LimitName, rate: Rate) => RateLimiterAbstrac
 /** In-process counters: right for one process; several instances need a shared store. */
 export const memoryLimiters: LimiterFactory = (name, rate) =>
   new RateLimiterMemory({ keyPrefix: name, points: rate.points, duration: rate.seconds });
+
+/**
+ * Counters kept in memory by the primary process of a node:cluster (WEB_CONCURRENCY > 1 on
+ * SQLite; src/server.ts), asked over IPC, so that every worker counts against the same limits.
+ */
+export const clusterLimiters: LimiterFactory = (name, rate) =>
+  new RateLimiterCluster({ keyPrefix: name, points: rate.points, duration: rate.seconds, timeoutMs: 5000 });
 
 /**
  * Counters in PostgreSQL's RateLimit table (created by the migrations), shared by every instance;

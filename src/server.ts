@@ -1,6 +1,7 @@
+import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
-import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { DatabaseError, ensureDatabaseFolder } from './db.ts';
 import { applyMigrations, MigrationError } from './migrate.ts';
@@ -19,11 +20,17 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config);
+  if (cluster.isPrimary && config.webConcurrency > 1) return primary(config, logger);
 
   let built;
   try {
-    ensureDatabaseFolder(config.databaseUrl);
-    await applyMigrations(config.databaseUrl);
+    // Imported here, so that a cluster's primary, which serves nothing, stays small (~90 MB, not ~165).
+    const { createApp } = await import('./app.ts');
+    // With WEB_CONCURRENCY > 1 the primary process has applied them before forking this worker.
+    if (cluster.isPrimary) {
+      ensureDatabaseFolder(config.databaseUrl);
+      await applyMigrations(config.databaseUrl);
+    }
     built = await createApp(config, { logger });
   } catch (error) {
     const expected = error instanceof MigrationError || error instanceof DatabaseError;
@@ -32,7 +39,7 @@ async function main(): Promise<void> {
   }
   const { app, close } = built;
   const server: Server = app.listen(config.port, config.host, () => {
-    logger.info(`serving http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/graphql`);
+    if (cluster.isPrimary) logger.info(`serving ${address(config)}`);
   });
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'cannot listen');
@@ -81,6 +88,73 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function address(config: Config): string {
+  return `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/graphql`;
+}
+
+/**
+ * WEB_CONCURRENCY > 1: this process applies the migrations once, forks that many workers (each a
+ * whole server; they share the port, the primary hands out connections in turn), keeps the
+ * rate-limit counters for all of them (SQLite; PostgreSQL keeps its own), replaces a worker that
+ * dies, and on SIGTERM or SIGINT has every worker finish its requests, then exits.
+ */
+async function primary(config: Config, logger: Logger): Promise<void> {
+  try {
+    ensureDatabaseFolder(config.databaseUrl);
+    await applyMigrations(config.databaseUrl);
+  } catch (error) {
+    const expected = error instanceof MigrationError || error instanceof DatabaseError;
+    logger.fatal(expected ? `cannot start: ${(error as Error).message}` : { err: error }, 'cannot start');
+    process.exit(1);
+  }
+  if (config.databaseProvider === 'sqlite') {
+    const { RateLimiterClusterMaster } = await import('rate-limiter-flexible');
+    new RateLimiterClusterMaster();
+  }
+
+  let stopping = false;
+  let failed = false;
+  const listening = new Set<number>();
+  cluster.on('listening', (worker) => {
+    listening.add(worker.id);
+    if (listening.size === config.webConcurrency) {
+      logger.info(`serving ${address(config)} from ${config.webConcurrency} processes`);
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    const started = listening.delete(worker.id);
+    if (code !== 0 && (stopping || !started)) failed = true;
+    if (!stopping && started) {
+      logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
+      cluster.fork();
+      return;
+    }
+    if (!stopping) {
+      // It never served: another would fail the same way.
+      logger.fatal(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving`);
+      shutdown();
+    }
+    if (Object.keys(cluster.workers ?? {}).length === 0) {
+      if (!failed) logger.info('stopped');
+      process.exit(failed ? 1 : 0);
+    }
+  });
+
+  // Each worker finishes its in-flight requests within the grace period and exits by itself.
+  const shutdown = (signal?: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (signal) logger.info(`${signal} received, finishing in-flight requests`);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    setTimeout(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+    }, SHUTDOWN_GRACE_MS + 5_000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (let i = 0; i < config.webConcurrency; i += 1) cluster.fork();
 }
 
 void main();

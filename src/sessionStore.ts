@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import session from 'express-session';
-import type { Database } from './db.ts';
+import type { Database, SqliteReads } from './db.ts';
 import { digest } from './opaqueTokens.ts';
 import type { PublicUser } from './users.ts';
 
@@ -27,7 +27,16 @@ export interface SessionStoreOptions {
   /** Activity is written at most this often per session, so reads stay reads. */
   touchIntervalMs?: number;
   maxAgeMs: number;
+  /** SQLite: read sessions on this connection, without Prisma (see `openSqliteReads`). */
+  reads?: SqliteReads;
 }
+
+/** `get`'s statement for direct SQLite reads; the same as its Prisma query. */
+const SESSION_SQL = `
+  SELECT s."data", s."expiresAt", s."lastSeenAt", u."id" AS "userId", u."email", u."firstName", u."lastName",
+    u."isStaff", u."isActive", u."dateJoined", u."lastLogin"
+  FROM "Session" s LEFT JOIN "User" u ON u."id" = s."userId"
+  WHERE s."id" = ?`;
 
 type Timestamp = Date | string;
 type Flag = boolean | number | bigint;
@@ -61,6 +70,7 @@ export function sessionUser(req: Request): PublicUser | null | undefined {
 export class PrismaSessionStore extends session.Store {
   private readonly touchIntervalMs: number;
   private readonly maxAgeMs: number;
+  private readonly reads: SqliteReads | undefined;
 
   constructor(
     private readonly prisma: Database,
@@ -69,22 +79,30 @@ export class PrismaSessionStore extends session.Store {
     super();
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.maxAgeMs = options.maxAgeMs;
+    this.reads = options.reads;
+  }
+
+  private read(key: string): Promise<SessionRow | undefined> {
+    const reads = this.reads;
+    if (reads) return new Promise((resolve) => resolve(reads.get<SessionRow>(SESSION_SQL, key)));
+    return this.prisma.$queryRaw<SessionRow[]>`
+      SELECT s."data", s."expiresAt", s."lastSeenAt", u."id" AS "userId", u."email", u."firstName", u."lastName",
+        u."isStaff", u."isActive", u."dateJoined", u."lastLogin"
+      FROM "Session" s LEFT JOIN "User" u ON u."id" = s."userId"
+      WHERE s."id" = ${key}`.then(([row]) => row);
   }
 
   /**
    * Reads the session and its user in one statement: every signed-in request starts here, and
    * `me` and the staff check then need no query of their own (see `sessionUser`). Raw SQL, valid on
-   * SQLite and PostgreSQL alike, because each Prisma query costs ~0.4 ms of CPU in Prisma 6's query
-   * compiler and a relation would be a second statement: `me` went from 2.05 to ~1.4 ms of CPU.
+   * SQLite and PostgreSQL alike, because each Prisma query costs 0.2–0.4 ms of CPU in Prisma 6's
+   * query compiler and a relation would be a second statement; on SQLite it skips Prisma altogether
+   * (`reads`). `me` went from 2.05 to 1.31 ms of CPU (one raw Prisma query), then to ~1.1 ms.
    */
   override get(sid: string, callback: Callback<StoredSession | null>): void {
     const key = sessionKey(sid);
-    this.prisma.$queryRaw<SessionRow[]>`
-      SELECT s."data", s."expiresAt", s."lastSeenAt", u."id" AS "userId", u."email", u."firstName", u."lastName",
-        u."isStaff", u."isActive", u."dateJoined", u."lastLogin"
-      FROM "Session" s LEFT JOIN "User" u ON u."id" = s."userId"
-      WHERE s."id" = ${key}`
-      .then(async ([row]) => {
+    this.read(key)
+      .then(async (row) => {
         if (!row) return callback(null, null);
         if (new Date(row.expiresAt).getTime() <= Date.now()) {
           await this.prisma.session.deleteMany({ where: { id: key } });

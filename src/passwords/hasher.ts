@@ -21,7 +21,9 @@ export class PasswordHasher {
 
   constructor({ cost, threads }: { cost: number; threads: number }) {
     this.cost = cost;
-    this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity });
+    // The worker is plain JavaScript: without the parent's flags (`--import tsx`) each thread starts
+    // faster and takes ~6 MB less memory.
+    this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, execArgv: [] });
   }
 
   /** Starts every thread and prepares the dummy hash, so the first logins pay no start-up cost. */
