@@ -1,6 +1,6 @@
 // `npm run bench`: the service against its floor and the targets (issue 6). See README "Performance".
 //
-//   npm run bench                      # everything, about 4 minutes
+//   npm run bench                      # everything, about 4½ minutes
 //   npm run bench -- --quick           # short runs, no 1M-user step: a smoke test of the harness
 //   npm run bench -- --duration 20     # seconds per scenario (reads, logins, registers)
 //   npm run bench -- --sizes 10000,100000        # scaling steps (default 10k, 100k, 1M)
@@ -638,7 +638,9 @@ async function main() {
   console.log('\nTargets\n');
   console.log(table([['target', 'value', 'goal', 'met'], ...targets.map((t) => [t.target, t.value, t.goal, t.met === null ? 'n/a' : t.met ? 'met' : 'NOT MET'])]));
   const noisy = [floor, ...serviceRuns].filter((m) => m.otherCpuPercent > 10);
-  if (noisy.length > 0) {
+  if (postgresUrl) {
+    console.log(`\nNote: "other cpu%" includes PostgreSQL's own processes, which do part of the service's work.`);
+  } else if (noisy.length > 0) {
     console.log(
       `\nWARNING: other processes used CPU during ${noisy.map((m) => `${m.scenario} (${round(m.otherCpuPercent)}% of a core)`).join(', ')}; ` +
         'numbers there are low (ratios less so). Run again on an idle machine.',
