@@ -34,6 +34,7 @@ export interface App {
   app: express.Express;
   yoga: YogaServerInstance<ServerContext, Context>;
   services: Services;
+  /** Lets running operations finish (also those whose client has gone), then closes pools and the database. */
   close(): Promise<void>;
 }
 
@@ -154,6 +155,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }, PRUNE_INTERVAL_MS).unref();
   const yoga = createYogaServer(services);
 
+  // Operations still running: the HTTP server forgets a request once its client hangs up, but its
+  // resolvers go on (a login waits for its hash, then writes): close() lets them finish first.
+  const inFlight = new Set<Promise<unknown>>();
+
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -190,7 +195,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       unset: 'destroy',
       cookie: { httpOnly: true, sameSite: 'lax', secure: config.production, maxAge: config.sessionMaxAgeMs, path: '/' },
     }),
-    (req, res) => yoga.handle(req, res, { req, res }),
+    (req, res) => {
+      const handling = Promise.resolve(yoga.handle(req, res, { req, res }));
+      inFlight.add(handling);
+      void handling.finally(() => inFlight.delete(handling));
+    },
   );
   app.use(handleBodyErrors);
 
@@ -200,6 +209,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     async close() {
       clearInterval(pruneTimer);
+      await Promise.allSettled(inFlight);
       mailer.close();
       await counterPool?.end();
       await hasher.close();

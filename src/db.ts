@@ -82,9 +82,8 @@ export interface SqliteReads {
  * which, closing last, folds the write-ahead log back into the file.
  */
 export function openSqliteReads(databaseUrl: string): SqliteReads {
-  // better-sqlite3 is the driver of Prisma's adapter: load the very copy the adapter uses.
-  const load = createRequire(createRequire(import.meta.url).resolve('@prisma/adapter-better-sqlite3'));
-  const Sqlite = load('better-sqlite3') as new (file: string, options: { fileMustExist: boolean; timeout: number }) => SqliteConnection;
+  // The same version as the driver of Prisma's adapter (package.json pins it), so one copy is installed.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (file: string, options: { fileMustExist: boolean; timeout: number }) => SqliteConnection;
   const connection = new Sqlite(sqliteFile(databaseUrl), { fileMustExist: true, timeout: 5000 });
   const statements = new Map<string, SqliteStatement>();
   return {

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   const { app, close } = built;
   const server: Server = app.listen(config.port, config.host, () => {
     if (cluster.isPrimary) logger.info(`serving ${address(config)}`);
+    else logger.info('worker listening');
   });
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'cannot listen');
@@ -84,6 +85,11 @@ async function main(): Promise<void> {
       stopListening();
       server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS).unref();
+    // An operation that never ends (a database that stopped answering) must not keep the process.
+    setTimeout(() => {
+      logger.error('operations still running after the grace period; exiting without them');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 5_000).unref();
     afterQueuedConnections(stopListening);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -150,7 +156,7 @@ async function primary(config: Config, logger: Logger): Promise<void> {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
     setTimeout(() => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
-    }, SHUTDOWN_GRACE_MS + 5_000).unref();
+    }, SHUTDOWN_GRACE_MS + 10_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -83,9 +83,25 @@ describe('graceful shutdown', () => {
     expect(fs.existsSync(wal) ? fs.statSync(wal).size : 0).toBe(0);
   });
 
+  const abandoned = Array.from({ length: 6 }, (_, i) => `abandoned${i}@example.com`);
+
+  it('finishes operations whose client hung up before closing the database, and logs no error', { timeout: 120_000 }, async () => {
+    const server = await startServer();
+    const burst = abandoned.map((email) => post(server.url, ShutdownRegister, { input: { email, password: TEST_PASSWORD } }));
+    await Promise.all(burst.map(({ sent }) => sent));
+    for (const request of burst) request.abort();
+    await Promise.allSettled(burst.map(({ response }) => response));
+    server.child.kill('SIGTERM');
+
+    expect(await within(server.exited, EXIT_TIMEOUT_MS, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(server.logs.filter((entry) => (entry.level ?? 0) >= 50)).toEqual([]);
+    expect(server.logs.at(-1)?.msg).toBe('stopped');
+  });
+
   it('keeps every user of the burst across a restart on the same database', { timeout: 120_000 }, async () => {
     const server = await startServer();
-    for (const email of emails) await new TestClient(server.url).login(email, TEST_PASSWORD);
+    // The abandoned registrations too: their clients left, the accounts were made all the same.
+    for (const email of [...emails, ...abandoned]) await new TestClient(server.url).login(email, TEST_PASSWORD);
 
     server.child.kill('SIGTERM');
     expect(await within(server.exited, EXIT_TIMEOUT_MS, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });

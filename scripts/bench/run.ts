@@ -26,6 +26,7 @@ import { loadConfig } from '../../src/config.ts';
 import { applyMigrations } from '../../src/migrate.ts';
 import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
 import { alive, childPids, cpuMs, machineBusyMs, peakRssMb, resetPeakRss } from './proc.ts';
+import { startArguments } from '../startCommand.ts';
 import { ADMIN_EMAIL, BENCH_PASSWORD, seedPostgres, seedUsers, userEmail } from './seed.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'max-wait': { type: 'string', default: '20' },
     'database-url': { type: 'string' },
+    'node-flags': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -71,6 +73,8 @@ let serviceProcesses = 1;
 const only = args.only ? new Set(args.only.split(',')) : null;
 const wanted = (name: string) => only === null || only.has(name);
 
+/** The service's command line as `npm start` runs it (after its build), unless --node-flags replaces the flags. */
+const serviceArgv = args['node-flags'] === undefined ? startArguments() : [...args['node-flags'].split(/\s+/).filter(Boolean), 'dist/server.js'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-bench-'));
 const started: ChildProcess[] = [];
 const profileDir = path.join(ROOT, 'bench-results', `profiles-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -118,14 +122,14 @@ function serviceEnv(dir: string, databaseUrl: string, port: number): NodeJS.Proc
 
 async function startProcess(
   name: string,
-  script: string,
+  argv: string[],
   env: NodeJS.ProcessEnv,
   port: number,
   ready: (output: string[]) => Promise<boolean>,
 ): Promise<Server> {
   // One folder per process tree (a cluster's workers inherit the flags); files are named by pid.
   const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profile, ...argv], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   const output: string[] = [];
   const collect = (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean));
@@ -158,7 +162,7 @@ async function startProcess(
 async function startService(name: string, dir: string, databaseUrl: string): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const server = await startProcess(name, 'src/server.ts', serviceEnv(dir, databaseUrl, port), port, async () => {
+  const server = await startProcess(name, serviceArgv, serviceEnv(dir, databaseUrl, port), port, async () => {
     const response = await fetch(`http://127.0.0.1:${port}/health`);
     return response.ok;
   });
@@ -173,7 +177,7 @@ async function startService(name: string, dir: string, databaseUrl: string): Pro
 
 async function startFloor(): Promise<Server> {
   const port = await freePort();
-  return startProcess('floor', 'scripts/bench/floor.ts', { ...process.env, PORT: String(port) }, port, async (output) =>
+  return startProcess('floor', ['--import', 'tsx', 'scripts/bench/floor.ts'], { ...process.env, PORT: String(port) }, port, async (output) =>
     output.includes('listening'),
   );
 }
@@ -393,6 +397,8 @@ function scenarioRows(measured: Measured[]): string[][] {
 
 async function main() {
   const runStarted = Date.now();
+  // The service runs as `npm start` runs it: built to plain JavaScript.
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'inherit' });
   const benchEnv = serviceEnv(tmp, 'file:unused', 0);
   const config = loadConfig(benchEnv);
   // Older commits (compared through their JSON results) have no WEB_CONCURRENCY.

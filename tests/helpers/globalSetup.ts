@@ -1,12 +1,18 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { applyMigrations } from '../../src/migrate.ts';
+import { PROJECT_ROOT } from '../../scripts/startCommand.ts';
 import { createPostgresDatabase, dropPostgresDatabase, TEMPLATE_DATABASE, testServerUrl } from './databases.ts';
 
-/** Migrates one template database; every test app starts from a copy of it. */
+/**
+ * Builds dist/ for the tests that start real server processes, and migrates one template database;
+ * every test app starts from a copy of it.
+ */
 export default async function setup(project: TestProject) {
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
   if (testServerUrl) {
     await dropPostgresDatabase(TEMPLATE_DATABASE);
     await applyMigrations(await createPostgresDatabase(TEMPLATE_DATABASE));

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
+import { PROJECT_ROOT, startArguments } from '../../scripts/startCommand.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Bounds on waits for a condition; none of them is a timing assertion. */
 export const START_TIMEOUT_MS = 60_000;
 export const EXIT_TIMEOUT_MS = 20_000;
@@ -46,6 +44,8 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 export interface Posted<TData> {
   /** Settles once the whole request has been handed to the operating system. */
   sent: Promise<void>;
+  /** Hangs up, as a client that gives up waiting does (the response then rejects). */
+  abort(): void;
   response: Promise<{ status: number; headers: IncomingHttpHeaders; body: ExecutionResult<TData> }>;
 }
 
@@ -58,8 +58,9 @@ export function post<TData, TVariables>(
 ): Posted<TData> {
   let sent!: () => void;
   const posted = new Promise<void>((resolve) => (sent = resolve));
+  let request!: http.ClientRequest;
   const response = new Promise<Awaited<Posted<TData>['response']>>((resolve, reject) => {
-    const request = http.request(
+    request = http.request(
       `${url}/graphql`,
       { method: 'POST', headers: { ...headers, 'content-type': 'application/json' } },
       (res) => {
@@ -80,7 +81,7 @@ export function post<TData, TVariables>(
     request.on('error', reject);
     request.end(JSON.stringify({ query: print(document), variables }));
   });
-  return { sent: posted, response };
+  return { sent: posted, abort: () => request.destroy(), response };
 }
 
 async function healthy(url: string): Promise<boolean> {
@@ -94,8 +95,9 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 /**
- * Real server processes (`node --import tsx src/server.ts`, as `npm start` runs it, migrations
- * included). Call `killAll` in afterAll: it ends whatever is still running, also after a failure.
+ * Real server processes: the build in dist/ (made by the global setup) started exactly as `npm start`
+ * starts it, migrations included. Call `killAll` in afterAll: it ends whatever is still running,
+ * also after a failure.
  */
 export class ServerProcesses {
   private readonly started: RunningServer[] = [];
@@ -103,7 +105,7 @@ export class ServerProcesses {
   /** Starts a server on a free loopback port and waits (bounded) until /health answers ok. */
   async start(env: Record<string, string>): Promise<RunningServer> {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, startArguments(), {
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
