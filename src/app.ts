@@ -5,7 +5,6 @@ import { PothosValidationError } from '@pothos/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import session from 'express-session';
 import { GraphQLError } from 'graphql';
-import pg from 'pg';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
@@ -13,7 +12,7 @@ import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
 import { connectDatabase, openSqliteReads } from './db.ts';
 import { createLogger } from './logger.ts';
-import { PasswordHasher } from './passwords/hasher.ts';
+import { HashQueueFullError, PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
 import { createMailer } from './mail.ts';
 import { clusterLimiters, memoryLimiters, postgresLimiters, RateLimitedError, RateLimits } from './rateLimits.ts';
@@ -46,7 +45,8 @@ function refusal(error: unknown): GraphQLError | null {
   if (original instanceof PothosValidationError) {
     return new GraphQLError(original.message, { ...at, extensions: { code: 'BAD_USER_INPUT' } });
   }
-  if (original instanceof RateLimitedError) {
+  // Too many attempts from one client, or too many sign-ins queued for the hashing threads.
+  if (original instanceof RateLimitedError || original instanceof HashQueueFullError) {
     return new GraphQLError(original.message, {
       ...at,
       extensions: { code: 'RATE_LIMITED', retryAfter: original.retryAfterSeconds },
@@ -123,7 +123,7 @@ export interface AppOptions {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
   const prisma = await connectDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, onQuery: options.onQuery });
-  const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers });
+  const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers, maxWaitMs: config.hashQueueMaxWaitMs });
   await hasher.warmUp();
   const sessionReads = config.databaseProvider === 'sqlite' ? openSqliteReads(config.databaseUrl) : undefined;
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: sessionReads });
@@ -140,7 +140,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Several instances share one PostgreSQL, so their counters live there; on SQLite the counters are
   // in this process, or in the cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).
   const counterPool =
-    config.databaseProvider === 'postgresql' ? new pg.Pool({ connectionString: config.databaseUrl, max: 4 }) : null;
+    config.databaseProvider === 'postgresql'
+      ? new (await import('pg')).default.Pool({ connectionString: config.databaseUrl, max: 4 })
+      : null;
   const rateLimits = new RateLimits(
     config.rateLimits,
     config.rateLimitRates,

@@ -40,6 +40,8 @@ export interface Config {
   refreshTokenTtlMs: number;
   /** Size of the password hashing worker pool (of each process). */
   hashWorkers: number;
+  /** Password checks queued beyond this much work are refused at once (RATE_LIMITED). */
+  hashQueueMaxWaitMs: number;
   /** Processes serving requests (node:cluster workers sharing the port); 1 serves from this process. */
   webConcurrency: number;
 }
@@ -183,6 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionMaxAgeMs: integer(env, 'SESSION_MAX_AGE_DAYS', 14, 1, 365) * 24 * 60 * 60 * 1000,
     // Two hashing threads in all by default, shared out among the processes (at least one each).
     hashWorkers: integer(env, 'HASH_WORKERS', Math.max(1, Math.round(DEFAULT_HASH_THREADS / webConcurrency)), 1, 64),
+    hashQueueMaxWaitMs: integer(env, 'HASH_QUEUE_MAX_WAIT_SECONDS', 10, 1, 600) * 1000,
     webConcurrency,
   };
 }

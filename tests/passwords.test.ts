@@ -1,6 +1,6 @@
 import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PasswordHasher } from '../src/passwords/hasher.ts';
+import { HashQueueFullError, PasswordHasher } from '../src/passwords/hasher.ts';
 import { passwordProblems, similarity } from '../src/passwords/policy.ts';
 
 describe('password policy', () => {
@@ -73,5 +73,21 @@ describe('password policy on hostile input', () => {
   it('reports only the length rule for a 100 KB password, skipping the quadratic similarity check', () => {
     const problems = passwordProblems('x'.repeat(100_000), { email: `${'y'.repeat(240)}@example.com`, firstName: 'z'.repeat(150) });
     expect(problems).toEqual(['This password is too long. It must be at most 72 bytes.']);
+  });
+});
+
+describe('password hasher under a flood', () => {
+  const hasher = new PasswordHasher({ cost: 10, threads: 1, maxWaitMs: 300 });
+  afterAll(() => hasher.close());
+
+  it('refuses new work once the queue holds more than maxWaitMs of it, and accepts again when it drains', async () => {
+    await hasher.warmUp();
+    const outcomes = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => hasher.hash(`flood passphrase ${i}`)));
+    const hashed = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
+    expect(hashed.length).toBeGreaterThan(1);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((reason) => reason instanceof HashQueueFullError && reason.retryAfterSeconds >= 1)).toBe(true);
+    expect(await hasher.verify('flood passphrase 0', (hashed[0] as PromiseFulfilledResult<string>).value)).toBe(true);
   });
 });

@@ -210,3 +210,31 @@ describe('RATE_LIMITS=off', () => {
     expect(await login('203.0.113.60', 'loadtest@example.com', TEST_PASSWORD)).toBe('User');
   });
 });
+
+describe('a flood of sign-ins', () => {
+  it('queues at most HASH_QUEUE_MAX_WAIT_SECONDS of password checks and refuses the rest at once, with a retry time', async () => {
+    // Many users behind one proxy address (RATE_LIMITS off): only the hash queue can refuse them.
+    await start({ RATE_LIMITS: 'off', HASH_QUEUE_MAX_WAIT_SECONDS: '1' });
+    const email = 'flood@example.com';
+    await app.createUser({ email });
+    const operationsBefore = app.services.hasher.operations;
+
+    const results = await Promise.all(
+      Array.from({ length: 60 }, () => from('198.51.100.1').request(LimitedLogin, { input: { email, password: TEST_PASSWORD } })),
+    );
+    const signedIn = results.filter((result) => result.data?.login.__typename === 'User');
+    const refused = results.map(limitedError).filter((error) => error !== undefined);
+    expect(signedIn.length + refused.length).toBe(60);
+    expect(signedIn.length).toBeGreaterThan(1);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const error of refused) {
+      expect(error.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(error.message).toMatch(/^The service is busy\. Try again in \d+ seconds\.$/);
+    }
+    // A refused sign-in spent no password check.
+    expect(app.services.hasher.operations - operationsBefore).toBe(signedIn.length);
+
+    // Once the queue has drained, sign-ins go through again.
+    expect(await login('198.51.100.2', email, TEST_PASSWORD)).toBe('User');
+  });
+});

@@ -73,7 +73,10 @@ let serviceProcesses = 1;
 const only = args.only ? new Set(args.only.split(',')) : null;
 const wanted = (name: string) => only === null || only.has(name);
 
-/** The service's command line as `npm start` runs it (after its build), unless --node-flags replaces the flags. */
+/**
+ * The service's command line as `npm start` runs it (after its build), unless --node-flags replaces
+ * the flags. The floor runs with the same Node flags: the ratios compare code, not heap settings.
+ */
 const serviceArgv = args['node-flags'] === undefined ? startArguments() : [...args['node-flags'].split(/\s+/).filter(Boolean), 'dist/server.js'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-bench-'));
 const started: ChildProcess[] = [];
@@ -177,7 +180,7 @@ async function startService(name: string, dir: string, databaseUrl: string): Pro
 
 async function startFloor(): Promise<Server> {
   const port = await freePort();
-  return startProcess('floor', ['--import', 'tsx', 'scripts/bench/floor.ts'], { ...process.env, PORT: String(port) }, port, async (output) =>
+  return startProcess('floor', [...serviceArgv.slice(0, -1), '--import', 'tsx', 'scripts/bench/floor.ts'], { ...process.env, PORT: String(port) }, port, async (output) =>
     output.includes('listening'),
   );
 }

@@ -11,16 +11,39 @@ export function passwordTooLong(password: string): boolean {
   return Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
 }
 
+/** The hash queue is full: the request is refused rather than left waiting longer than allowed. */
+export class HashQueueFullError extends Error {
+  override name = 'HashQueueFullError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`The service is busy. Try again in ${retryAfterSeconds} seconds.`);
+  }
+}
+
+export interface HasherOptions {
+  cost: number;
+  threads: number;
+  /**
+   * Work allowed to wait in the queue. A flood of sign-ins must not queue without bound: each
+   * waiting request holds its memory (2,000 queued logins took a process from ~140 to 260 MB) and
+   * the last of them would wait for minutes. Beyond it, hashes are refused at once.
+   */
+  maxWaitMs?: number;
+}
+
 /** Hashes and checks passwords with bcrypt on a pool of worker threads. */
 export class PasswordHasher {
   readonly cost: number;
   /** Hashes and checks done, for tests that must prove a check did or did not happen. */
   operations = 0;
   private readonly pool: Piscina;
+  private readonly threads: number;
+  private readonly maxWaitMs: number;
   private dummyHash: string | undefined;
 
-  constructor({ cost, threads }: { cost: number; threads: number }) {
+  constructor({ cost, threads, maxWaitMs = Infinity }: HasherOptions) {
     this.cost = cost;
+    this.threads = threads;
+    this.maxWaitMs = maxWaitMs;
     // The worker is plain JavaScript: without the parent's flags (`--import tsx`) each thread starts
     // faster and takes ~6 MB less memory.
     this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, execArgv: [] });
@@ -36,7 +59,8 @@ export class PasswordHasher {
     this.dummyHash = hashes[0];
   }
 
-  hash(password: string): Promise<string> {
+  async hash(password: string): Promise<string> {
+    this.admit();
     this.operations += 1;
     return this.pool.run({ password, cost: this.cost }, { name: 'hash' });
   }
@@ -50,9 +74,18 @@ export class PasswordHasher {
     const target = hash ?? this.dummyHash!;
     // Over-long input still costs one check, so its answer takes the usual time.
     const candidate = passwordTooLong(password) ? '' : password;
+    this.admit();
     this.operations += 1;
     const matches: boolean = await this.pool.run({ password: candidate, hash: target }, { name: 'verify' });
     return matches && hash != null && candidate === password;
+  }
+
+  /** Refuses a new hash when the queue already holds more than `maxWaitMs` of work. */
+  private admit(): void {
+    const queued = this.pool.queueSize;
+    if (queued === 0) return;
+    const waitMs = (queued / this.threads) * this.pool.histogram.runTime.p50;
+    if (waitMs > this.maxWaitMs) throw new HashQueueFullError(Math.ceil(waitMs / 1000));
   }
 
   needsRehash(hash: string): boolean {
