@@ -8,6 +8,7 @@
 //   npm run bench -- --profile         # also write --cpu-prof profiles of every server (bench-results/profiles-*/)
 //   npm run bench -- --only me,users   # only these scenarios (me, user, users, login, wrong, register, mixed, scaling)
 //   npm run bench -- --max-wait 0      # do not wait (default: up to 20 s, 2 min in all) for a quiet machine before each measurement
+//   npm run bench -- --node-flags='--max-old-space-size=80'   # Node flags for the service and the floor instead of npm start's
 //   npm run bench -- --database-url postgresql://user:password@localhost:5432/postgres
 //                                      # PostgreSQL instead (the role needs CREATEDB: each step gets a fresh database)
 //
@@ -54,7 +55,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8');
-  console.log(text.split('\n').filter((line) => line.startsWith('//')).slice(0, 12).map((line) => line.slice(3)).join('\n'));
+  console.log(text.split('\n').filter((line) => line.startsWith('//')).slice(0, 13).map((line) => line.slice(3)).join('\n'));
   process.exit(0);
 }
 
@@ -420,7 +421,7 @@ async function main() {
   console.log(
     `auth-api bench: commit ${commit}, node ${process.version}, ${os.availableParallelism()} cores, ` +
       `WEB_CONCURRENCY=${webConcurrency}, ${config.hashWorkers} hash thread(s) per process, bcrypt cost ${config.bcryptCost}, ` +
-      `${duration} s per scenario after ${warmup} s warm-up, ${connections} connections for reads`,
+      `${duration} s per scenario after ${warmup} s warm-up, ${connections} connections for reads; service: node ${serviceArgv.join(' ')}`,
   );
 
   // Baselines, at the start and again at the end: the better of the two counts (noise only lowers them).
