@@ -114,6 +114,9 @@ const handleBodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
   }
 };
 
+/** How long close() waits for running operations. */
+const CLOSE_WAIT_MS = 10_000;
+
 export interface AppOptions {
   logger?: Logger;
   /** Sees every SQL statement; tests use it to count queries. */
@@ -211,7 +214,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     async close() {
       clearInterval(pruneTimer);
-      await Promise.allSettled(inFlight);
+      const finished = await Promise.race([
+        Promise.allSettled(inFlight).then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS, false).unref()),
+      ]);
+      if (!finished) logger.warn(`closing with ${inFlight.size} operation(s) still running`);
       mailer.close();
       await counterPool?.end();
       await hasher.close();
