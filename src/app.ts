@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
-import { connectDatabase, openSqliteReads } from './db.ts';
+import { connectDatabase, openPostgresPool, openSqliteReads, postgresReads } from './db.ts';
 import { createLogger } from './logger.ts';
 import { HashQueueFullError, PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
@@ -128,8 +128,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const prisma = await connectDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, onQuery: options.onQuery });
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers, maxWaitMs: config.hashQueueMaxWaitMs });
   await hasher.warmUp();
-  const sessionReads = config.databaseProvider === 'sqlite' ? openSqliteReads(config.databaseUrl) : undefined;
-  const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: sessionReads });
+  // PostgreSQL: a small pool of the service's own for direct reads and, as several instances share
+  // one PostgreSQL, for the rate-limit counters. On SQLite the counters are in this process, or in the
+  // cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).
+  const directPool = config.databaseProvider === 'postgresql' ? await openPostgresPool(config.databaseUrl, 4) : null;
+  const directReads = directPool ? postgresReads(directPool) : openSqliteReads(config.databaseUrl);
+  const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: directReads });
   const tokens = new TokenService({
     prisma,
     secrets: config.jwtSecrets,
@@ -140,19 +144,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.production && !config.smtpUrl) {
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
   }
-  // Several instances share one PostgreSQL, so their counters live there; on SQLite the counters are
-  // in this process, or in the cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).
-  const counterPool =
-    config.databaseProvider === 'postgresql'
-      ? new (await import('pg')).default.Pool({ connectionString: config.databaseUrl, max: 4 })
-      : null;
   const rateLimits = new RateLimits(
     config.rateLimits,
     config.rateLimitRates,
-    counterPool ? postgresLimiters(counterPool) : cluster.isWorker ? clusterLimiters : memoryLimiters,
+    directPool ? postgresLimiters(directPool) : cluster.isWorker ? clusterLimiters : memoryLimiters,
   );
   const audit = new AuditLog(prisma, logger);
-  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, sqliteReads: sessionReads };
+  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, directReads };
   const pruneTimer = setInterval(() => {
     Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs)]).catch((error) =>
       logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),
@@ -220,9 +218,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ]);
       if (!finished) logger.warn(`closing with ${inFlight.size} operation(s) still running`);
       mailer.close();
-      await counterPool?.end();
       await hasher.close();
-      sessionReads?.close();
+      await directReads.close();
+      await directPool?.end();
       await prisma.$disconnect();
     },
   };

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog, AuthEventRecord } from './audit.ts';
 import type { Config } from './config.ts';
-import type { Database, SqliteReads } from './db.ts';
+import type { Database, DirectReads } from './db.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { RateLimitedError, type Operation, type RateLimits, type Subject } from './rateLimits.ts';
@@ -21,8 +21,8 @@ export interface Services {
   rateLimits: RateLimits;
   audit: AuditLog;
   logger: Logger;
-  /** SQLite: prepared reads without Prisma, for the hottest lookups (see `openSqliteReads`). */
-  sqliteReads?: SqliteReads;
+  /** Prepared reads without Prisma, for the hottest lookups (see `DirectReads`). */
+  directReads: DirectReads;
 }
 
 export interface Viewer {

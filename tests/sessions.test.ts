@@ -13,11 +13,20 @@ const SessionMe = graphql(`
   }
 `);
 
+const SessionMeDates = graphql(`
+  query SessionMeDates {
+    me {
+      dateJoined
+      lastLogin
+    }
+  }
+`);
+
 let app: TestApp;
 let store: PrismaSessionStore;
 beforeAll(async () => {
   app = await startTestApp();
-  store = new PrismaSessionStore(app.services.prisma, { maxAgeMs: 60_000, touchIntervalMs: 50 });
+  store = new PrismaSessionStore(app.services.prisma, { maxAgeMs: 60_000, touchIntervalMs: 50, reads: app.services.directReads });
 });
 afterAll(() => app?.stop());
 
@@ -79,5 +88,24 @@ describe('session store', () => {
     expect(cookieSessions?.count).toBe(2);
     expect((await alice.request(SessionMe)).data?.me).toBeNull();
     expect((await second.request(SessionMe)).data?.me).toBeNull();
+  });
+});
+
+describe('session reads', () => {
+  it('reads the user’s dates as Prisma does, whatever the time zone of the process', async () => {
+    const user = await app.createUser({ email: 'zone@example.com' });
+    const client = app.client();
+    await client.login(user.email, TEST_PASSWORD);
+    const stored = await app.services.prisma.user.findUniqueOrThrow({ where: { id: user.id } });
+    const zone = process.env.TZ;
+    // Node applies a change of TZ at once; PostgreSQL's timestamp(3) columns carry no zone.
+    process.env.TZ = 'America/New_York';
+    try {
+      const { data } = await client.request(SessionMeDates);
+      expect(data?.me).toEqual({ dateJoined: stored.dateJoined.toISOString(), lastLogin: stored.lastLogin!.toISOString() });
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 });

@@ -106,9 +106,7 @@ async function cursorBound(
   // A negative take reads backwards from the cursor.
   const upwards = ((orderBy?.direction ?? 'asc') === 'asc') === ((query.take ?? 1) > 0);
   if (field === 'lastLogin' && !upwards) return {};
-  const raw = context.sqliteReads
-    ? context.sqliteReads.get<{ key: string | null }>(`SELECT "${field}" AS "key" FROM "User" WHERE "id" = ?`, id)?.key
-    : (await context.prisma.user.findUnique({ where: { id }, select: { [field]: true } as Prisma.UserSelect }))?.[field];
+  const raw = (await context.directReads.get<{ key: string | Date | null }>(`SELECT "${field}" AS "key" FROM "User" WHERE "id" = ?`, id))?.key;
   // No such row: Prisma answers an empty page anyway.
   if (raw == null) return {};
   const key = field === 'email' ? raw : new Date(raw);
