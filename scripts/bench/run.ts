@@ -27,10 +27,11 @@ import { loadConfig } from '../../src/config.ts';
 import { applyMigrations } from '../../src/migrate.ts';
 import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
 import { alive, childPids, cpuMs, machineBusyMs, peakRssMb, resetPeakRss } from './proc.ts';
-import { startArguments } from '../startCommand.ts';
+import { buildDist } from '../build.ts';
+import { PROJECT_ROOT, startArguments } from '../startCommand.ts';
 import { ADMIN_EMAIL, BENCH_PASSWORD, seedPostgres, seedUsers, userEmail } from './seed.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = PROJECT_ROOT;
 const HERE = path.join(ROOT, 'scripts', 'bench');
 const SECRET = 'bench-secret-that-is-at-least-32-characters-long';
 
@@ -402,7 +403,7 @@ function scenarioRows(measured: Measured[]): string[][] {
 async function main() {
   const runStarted = Date.now();
   // The service runs as `npm start` runs it: built to plain JavaScript.
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'inherit' });
+  await buildDist();
   const benchEnv = serviceEnv(tmp, 'file:unused', 0);
   const config = loadConfig(benchEnv);
   // Older commits (compared through their JSON results) have no WEB_CONCURRENCY.

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { applyMigrations } from '../../src/migrate.ts';
-import { PROJECT_ROOT } from '../../scripts/startCommand.ts';
+import { buildDist } from '../../scripts/build.ts';
 import { createPostgresDatabase, dropPostgresDatabase, TEMPLATE_DATABASE, testServerUrl } from './databases.ts';
 
 /**
@@ -12,7 +11,7 @@ import { createPostgresDatabase, dropPostgresDatabase, TEMPLATE_DATABASE, testSe
  * every test app starts from a copy of it.
  */
 export default async function setup(project: TestProject) {
-  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  await buildDist();
   if (testServerUrl) {
     await dropPostgresDatabase(TEMPLATE_DATABASE);
     await applyMigrations(await createPostgresDatabase(TEMPLATE_DATABASE));
