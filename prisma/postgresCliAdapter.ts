@@ -3,7 +3,9 @@ import pg from 'pg';
 
 // Prisma 6.19's pg adapter cannot read columns of type `name` (oid 19) or `"char"` (oid 18),
 // which every introspecting CLI command (migrate deploy included) selects from the catalogs
-// (prisma/orm#27403). They are text on the wire, so they are reported as text (oid 25).
+// (prisma/orm#27403). They are text on the wire, so they are reported as text (oid 25). Remove
+// this adapter when #27403 is fixed in the pinned Prisma version: `prisma migrate deploy` on
+// PostgreSQL then succeeds with a plain PrismaPg (docs/prisma-offline.md).
 const CATALOG_TEXT_OIDS = new Set([18, 19]);
 const TEXT_OID = 25;
 

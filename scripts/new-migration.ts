@@ -2,7 +2,7 @@
 // Writes a migration, for SQLite and for PostgreSQL, for the changes in prisma/schema.prisma (run
 // `npm run db:derive` first): it applies every existing SQLite migration
 // to a scratch database, introspects it, and diffs that against the schema. `prisma migrate dev`
-// cannot do this with the WASM engine on SQLite (shadow database defect, see STACK.md), and
+// cannot do this with the WASM engine on SQLite (shadow database defect, see docs/prisma-offline.md), and
 // `migrate diff` takes no database URL when a driver adapter is configured.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,5 +1,4 @@
-import type { Services } from './context.ts';
-import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type PublicUser } from './users.ts';
+import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
 
 export type Authentication = { user: PublicUser; accountId: number } | { user: null; accountId: number | null };
 
@@ -10,7 +9,7 @@ export type Authentication = { user: PublicUser; accountId: number } | { user: n
  * when the configured cost changed.
  */
 export async function authenticate(
-  services: Pick<Services, 'prisma' | 'hasher'>,
+  services: AccountDeps,
   rawEmail: string,
   password: string,
 ): Promise<Authentication> {

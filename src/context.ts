@@ -6,10 +6,10 @@ import type { Database, DirectReads } from './db.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { RateLimitedError, type Operation, type RateLimits, type Subject } from './rateLimits.ts';
-import { sessionKey, sessionUser } from './sessionStore.ts';
+import { sessionUser } from './sessionStore.ts';
 import type { TokenService } from './tokens.ts';
 import type { PublicUser } from './users.ts';
-import { clientInfo, type Credential } from './userSessions.ts';
+import { clientInfo, sessionKey, type Credential } from './userSessions.ts';
 
 /** What every request's resolvers share: the app's services plus the request itself. */
 export interface Services {

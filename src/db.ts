@@ -42,7 +42,7 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
     if (postgres) {
       await prisma.$queryRawUnsafe('SELECT 1');
     } else {
-      // WAL lets readers proceed during a write and makes each commit ~4x cheaper (see STACK.md).
+      // WAL lets readers proceed during a write and makes each commit ~4x cheaper (docs/prisma-offline.md).
       await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
       await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
       await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');

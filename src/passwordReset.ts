@@ -1,13 +1,19 @@
-import type { Services } from './context.ts';
+import type { Config } from './config.ts';
+import type { Logger } from 'pino';
+import type { Mailer } from './mail.ts';
 import { InvalidTokenError, ValidationError } from './errors.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { endSessions } from './userSessions.ts';
-import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type PublicUser } from './users.ts';
+import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
 
 export const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
 
-type ResetServices = Pick<Services, 'prisma' | 'hasher' | 'mailer' | 'logger' | 'config'>;
+interface ResetServices extends AccountDeps {
+  mailer: Mailer;
+  logger: Logger;
+  config: Pick<Config, 'passwordResetUrl'>;
+}
 
 /**
  * Answers after the same single lookup whether or not the account exists; storing the token and
@@ -55,7 +61,7 @@ async function sendResetMail(services: ResetServices, user: { id: number; email:
 
 /** Sets a new password with a reset token, which is used up; every session of the user ends. */
 export async function resetPassword(
-  services: Pick<Services, 'prisma' | 'hasher'>,
+  services: AccountDeps,
   token: string,
   newPassword: string,
 ): Promise<PublicUser> {

@@ -1,8 +1,8 @@
 import type { Request } from 'express';
 import session from 'express-session';
 import type { Database, DirectReads } from './db.ts';
-import { digest } from './opaqueTokens.ts';
 import type { PublicUser } from './users.ts';
+import { sessionKey } from './userSessions.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -13,9 +13,6 @@ declare module 'express-session' {
     lastSeenAt: number;
   }
 }
-
-/** Sessions are stored under a hash of their id, so a leaked table holds no usable cookies. */
-export const sessionKey = digest;
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
 

@@ -1,10 +1,13 @@
 import type { Request } from 'express';
 import type { Database } from './db.ts';
 import type { Prisma } from './generated/prisma/client.ts';
-import { sessionKey } from './sessionStore.ts';
+import { digest } from './opaqueTokens.ts';
 import type { ClientInfo } from './tokens.ts';
 
 const MAX_USER_AGENT_LENGTH = 512;
+
+/** Sessions are stored under a hash of their id, so a leaked table holds no usable cookies. */
+export const sessionKey = digest;
 
 /** How a request proved who it is: a cookie session or an access token's family. */
 export type Credential = { kind: 'cookie'; sessionKey: string } | { kind: 'token'; familyId: string };

@@ -1,8 +1,15 @@
 import { Prisma } from './generated/prisma/client.ts';
-import type { Services } from './context.ts';
+import type { Database } from './db.ts';
 import { ValidationError } from './errors.ts';
+import type { PasswordHasher } from './passwords/hasher.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { endSessions } from './userSessions.ts';
+
+/** What account changes need: the database and the password hasher. */
+export interface AccountDeps {
+  prisma: Database;
+  hasher: PasswordHasher;
+}
 
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_NAME_LENGTH = 150;
@@ -58,7 +65,7 @@ function emailTaken(): ValidationError {
 }
 
 /** Format problems, or else whether another user has the address, so a form sees all at once. */
-async function newEmailProblems(prisma: Services['prisma'], email: string): Promise<string[]> {
+async function newEmailProblems(prisma: Database, email: string): Promise<string[]> {
   const problems = emailProblems(email);
   if (problems.length > 0) return problems;
   const taken = await prisma.user.findUnique({ where: { email }, select: { id: true } });
@@ -74,7 +81,7 @@ export interface NewUser {
   isActive?: boolean | null;
 }
 
-export async function createUser(services: Pick<Services, 'prisma' | 'hasher'>, input: NewUser): Promise<PublicUser> {
+export async function createUser(services: AccountDeps, input: NewUser): Promise<PublicUser> {
   const email = normalizeEmail(input.email);
   const firstName = input.firstName?.trim() ?? '';
   const lastName = input.lastName?.trim() ?? '';
@@ -118,7 +125,7 @@ export interface UserChanges {
  * deactivating the user ends all of their sessions. Returns null when no such user exists.
  */
 export async function updateUser(
-  services: Pick<Services, 'prisma' | 'hasher'>,
+  services: AccountDeps,
   id: number,
   changes: UserChanges,
 ): Promise<PublicUser | null> {
@@ -169,7 +176,7 @@ export async function updateUser(
 }
 
 /** Deletes a user; their sessions go with them. Returns their email, or null when no such user exists. */
-export async function deleteUser(services: Pick<Services, 'prisma'>, id: number): Promise<string | null> {
+export async function deleteUser(services: Pick<AccountDeps, 'prisma'>, id: number): Promise<string | null> {
   try {
     const { email } = await services.prisma.user.delete({ where: { id }, select: { email: true } });
     return email;

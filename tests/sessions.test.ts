@@ -1,6 +1,7 @@
 import type { SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrismaSessionStore, sessionKey } from '../src/sessionStore.ts';
+import { PrismaSessionStore } from '../src/sessionStore.ts';
+import { sessionKey } from '../src/userSessions.ts';
 import { endSessions, pruneExpired } from '../src/userSessions.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
