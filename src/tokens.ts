@@ -1,9 +1,26 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Database } from './db.ts';
 import { InvalidTokenError } from './errors.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 
 const ISSUER = 'auth-api';
+
+/** How far apart the clocks of the instances that sign and verify tokens may be. */
+export const CLOCK_SKEW_SECONDS = 30;
+
+/**
+ * Whether a correctly signed token claims a lifetime this service could have given it: `exp`
+ * and `iat` present, issued no later than now, and living no longer than the configured TTL (each
+ * give or take the clock skew). A token minted with the key but outside these bounds (no expiry,
+ * an expiry years ahead, an issue time in the future) is refused, so a leaked key or a signing
+ * bug cannot produce tokens that stay valid for longer than any this service hands out.
+ */
+export function hasIssuableLifetime(payload: JWTPayload, accessTokenTtlSeconds: number, nowSeconds = Date.now() / 1000): boolean {
+  const { exp, iat } = payload;
+  if (typeof exp !== 'number' || typeof iat !== 'number' || !Number.isFinite(exp) || !Number.isFinite(iat)) return false;
+  if (iat > nowSeconds + CLOCK_SKEW_SECONDS) return false;
+  return exp - iat <= accessTokenTtlSeconds + CLOCK_SKEW_SECONDS;
+}
 
 export interface TokenPair {
   accessToken: string;
@@ -99,6 +116,7 @@ export class TokenService {
     for (const key of this.keys) {
       try {
         const { payload } = await jwtVerify(accessToken, key, { issuer: ISSUER, algorithms: ['HS256'] });
+        if (!hasIssuableLifetime(payload, this.accessTokenTtlSeconds)) return null;
         const userId = Number(payload.sub);
         const familyId = payload.sid;
         if (!Number.isSafeInteger(userId) || typeof familyId !== 'string') return null;

@@ -228,6 +228,33 @@ describe('bearer authentication', () => {
       await expectAnonymous(`Bearer ${expired}`);
     });
 
+    describe('a token signed with the key but with a lifetime the service never gives', () => {
+      const now = () => Math.floor(Date.now() / 1000);
+      async function signRaw(claims: Record<string, unknown>) {
+        const { sid, sub } = decodeJwt(valid.accessToken);
+        return new SignJWT({ iss: 'auth-api', sid, sub, ...claims })
+          .setProtectedHeader({ alg: 'HS256' })
+          .sign(new TextEncoder().encode(app.services.config.jwtSecrets[0]!));
+      }
+
+      it.each([
+        ['no exp', () => ({ iat: now() })],
+        ['no iat', () => ({ exp: now() + 600 })],
+        ['exp five years ahead', () => ({ iat: now(), exp: now() + 5 * 365 * 24 * 3600 })],
+        ['exp a little past the TTL', () => ({ iat: now(), exp: now() + 15 * 60 + 120 })],
+        ['iat an hour in the future', () => ({ iat: now() + 3600, exp: now() + 3600 + 600 })],
+        ['iat two minutes in the future', () => ({ iat: now() + 120, exp: now() + 120 + 600 })],
+        ['iat not a number', () => ({ iat: String(now()), exp: now() + 600 })],
+      ])('%s', async (_name, claims) => {
+        await expectAnonymous(`Bearer ${await signRaw(claims())}`);
+      });
+
+      it('while the same claims within the TTL and a small clock skew are accepted', async () => {
+        expect(await meWith(await signRaw({ iat: now(), exp: now() + 15 * 60 }))).toMatchObject({ email: 'refused@example.com' });
+        expect(await meWith(await signRaw({ iat: now() + 10, exp: now() + 10 + 15 * 60 }))).toMatchObject({ email: 'refused@example.com' });
+      });
+    });
+
     it.each(['Bearer', 'Bearer not-a-jwt', 'Basic dXNlcjpwYXNz', `Token ${'x'.repeat(50)}`, `Bearer ${'a'.repeat(5000)}`])(
       'a malformed Authorization header: %s',
       async (authorization) => {
