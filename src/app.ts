@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
-import { connectDatabase, openPostgresPool, openSqliteReads, postgresReads } from './db.ts';
+import { connectDatabase, openPostgresPool, openSqliteReads, postgresReads, reportingReads } from './db.ts';
 import { createLogger } from './logger.ts';
 import { HashQueueFullError, PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
@@ -119,7 +119,7 @@ const CLOSE_WAIT_MS = 10_000;
 
 export interface AppOptions {
   logger?: Logger;
-  /** Sees every SQL statement; tests use it to count queries. */
+  /** Sees every SQL statement (Prisma's and the direct reads'); tests use it to count queries. */
   onQuery?: (sql: string) => void;
 }
 
@@ -132,7 +132,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // one PostgreSQL, for the rate-limit counters. On SQLite the counters are in this process, or in the
   // cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).
   const directPool = config.databaseProvider === 'postgresql' ? await openPostgresPool(config.databaseUrl, 4) : null;
-  const directReads = directPool ? postgresReads(directPool) : openSqliteReads(config.databaseUrl);
+  const ownReads = directPool ? postgresReads(directPool) : openSqliteReads(config.databaseUrl);
+  const directReads = options.onQuery ? reportingReads(ownReads, options.onQuery) : ownReads;
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: directReads });
   const tokens = new TokenService({
     prisma,

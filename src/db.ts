@@ -145,3 +145,14 @@ export function postgresReads(pool: pg.Pool): DirectReads {
     close: async () => undefined,
   };
 }
+
+/** `reads` that also report each statement to `onQuery`, as Prisma's statements are (tests see every statement). */
+export function reportingReads(reads: DirectReads, onQuery: (sql: string) => void): DirectReads {
+  return {
+    get<T>(sql: string, ...params: unknown[]) {
+      onQuery(sql);
+      return reads.get<T>(sql, ...params);
+    },
+    close: () => reads.close(),
+  };
+}

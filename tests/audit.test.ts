@@ -692,6 +692,21 @@ describe('authEvents', () => {
     expect(theirs.edges.every((edge) => edge.node.kind === 'LOGIN_FAILED' && edge.node.user?.id === String(user.id))).toBe(true);
   });
 
+  it('counts with one plain COUNT(*) with the filter, without LIMIT or OFFSET', async () => {
+    const { prisma } = app.services;
+    for (const [variables, where] of [
+      [{}, {}],
+      [{ kind: 'LOGIN_FAILED' }, { kind: 'LOGIN_FAILED' }],
+    ] as const) {
+      app.sql.length = 0;
+      const page = await authEvents({ ...variables, first: 2 });
+      const counts = app.sql.filter((sql) => /\bCOUNT\(/i.test(sql));
+      expect(page.totalCount).toBe(await prisma.authEvent.count({ where }));
+      expect(counts).toEqual([expect.stringMatching(/^SELECT COUNT\(\*\) .*FROM [`"\w.]*AuthEvent\b/)]);
+      expect(counts[0]).not.toMatch(/\b(LIMIT|OFFSET|SELECT\b.*\bSELECT)\b/i);
+    }
+  });
+
   it('refuses first: 101 with BAD_USER_INPUT, and accepts first: 100', async () => {
     const tooMany = await staff.request(AuditEvents, { first: 101 });
     expect(tooMany.data).toBeNull();

@@ -556,6 +556,56 @@ describe('users', () => {
   });
 });
 
+describe('totalCount', () => {
+  beforeAll(async () => {
+    const people: Parameters<TestApp['createUser']>[0][] = [
+      { email: 'ada_lovelace@count.test', firstName: 'Ada', lastName: 'Lovelace', isStaff: true },
+      { email: 'adaxlovelace@count.test', firstName: 'Adax', lastName: 'Lovelace' },
+      { email: 'grace%hopper@count.test', firstName: 'Grace', lastName: 'HOPPER', isActive: false },
+      { email: 'alan.turing@count.test', firstName: 'Alan', lastName: 'Turing', isStaff: true, isActive: false },
+      { email: 'edsger@count.test', firstName: 'Edsger', lastName: 'Dijkstra' },
+      { email: 'barbara@count.test', firstName: 'Barbara', lastName: 'Liskov', isStaff: true },
+    ];
+    for (const person of people) await app.createUser(person);
+    for (let i = 0; i < 23; i += 1) await app.createUser({ email: `crowd${i}@count.test`, firstName: i % 2 ? 'Crowd' : 'Ada', isActive: i % 5 !== 0 });
+  });
+
+  it.each<AdminUsersQueryVariables['filter']>([
+    null,
+    { search: '@count.test' },
+    { search: 'ADA' },
+    { search: 'ada_' },
+    { search: 'grace%' },
+    { search: 'hopper' },
+    { search: 'jkst' },
+    { search: 'crowd1' },
+    { search: 'nobody-at-all' },
+    { isStaff: true },
+    { isStaff: false, isActive: true },
+    { isActive: false },
+    { isActive: false, search: 'count.test' },
+    { isStaff: true, isActive: true, search: 'LOVELACE' },
+  ])('equals the number of users listed across all pages for the filter %j', async (filter) => {
+    const pages = await pageForward({ filter }, 7);
+    const listed = pages.reduce((sum, page) => sum + page.edges.length, 0);
+    expect(pages.map((page) => page.totalCount)).toEqual(pages.map(() => listed));
+    // The same count from the other end and from the last page on its own.
+    const backward = await pageBackward({ filter, orderBy: { field: 'EMAIL', direction: 'DESC' } }, 9);
+    expect(backward.map((page) => page.totalCount)).toEqual(backward.map(() => listed));
+  });
+
+  it('is one plain COUNT(*) with the filter, without LIMIT or OFFSET', async () => {
+    const first = await listUsers({ first: 2, filter: { search: 'count.test', isActive: true } });
+    app.sql.length = 0;
+    const page = await listUsers({ first: 2, after: first.pageInfo.endCursor, filter: { search: 'count.test', isActive: true } });
+    expect(page.totalCount).toBeGreaterThan(20);
+    const counts = app.sql.filter((sql) => /\bCOUNT\(/i.test(sql));
+    expect(counts).toHaveLength(1);
+    expect(counts[0]).toMatch(/^SELECT COUNT\(\*\) .*FROM [`"\w.]*User[`"]? WHERE /);
+    expect(counts[0]).not.toMatch(/\b(LIMIT|OFFSET|SELECT\b.*\bSELECT)\b/i);
+  });
+});
+
 describe('createUser', () => {
   it('creates a user with the given flags and a normalised email', async () => {
     const result = await staff.client.request(CreateUser, {

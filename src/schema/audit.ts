@@ -1,7 +1,7 @@
 import { AUTH_EVENT_KINDS, type AuthEventKind } from '../audit.ts';
 import { parseUserId } from '../users.ts';
 import { builder } from './builder.ts';
-import { checkPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
+import { checkPage, countRows, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
 
 const AuthEventKindType = builder.enumType('AuthEventKind', { values: AUTH_EVENT_KINDS });
 
@@ -36,7 +36,13 @@ builder.queryFields((t) => ({
         checkPage(args, query);
         return context.prisma.authEvent.findMany({ ...query, where: authEventWhere(args), orderBy: { id: 'desc' } });
       },
-      totalCount: (_connection, args, context) => context.prisma.authEvent.count({ where: authEventWhere(args) }),
+      totalCount: (_connection, args, context) => {
+        const { userId, kind } = authEventWhere(args);
+        return countRows(context.directReads, 'AuthEvent', [
+          ...(userId !== undefined ? [['"userId" = ?', userId] as const] : []),
+          ...(kind !== undefined ? [['"kind" = ?', kind] as const] : []),
+        ]);
+      },
     },
     { name: 'AuthEventConnection' },
     { name: 'AuthEventEdge' },

@@ -6,7 +6,7 @@ import { NotFoundError, ValidationError } from '../errors.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
 import { builder } from './builder.ts';
 import { badUserInput } from './errors.ts';
-import { checkPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
+import { checkPage, countRows, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type CountCondition } from './pagination.ts';
 
 const MAX_SEARCH_LENGTH = 254;
 
@@ -55,11 +55,17 @@ function containing(text: string, provider: DatabaseProvider): Prisma.StringFilt
   return (provider === 'postgresql' ? { contains: text, mode: 'insensitive' } : { contains: text }) as Prisma.StringFilter;
 }
 
-function userWhere(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): Prisma.UserWhereInput {
+/** The filter's search text, trimmed; undefined when there is none. */
+function searchText(filter: UserFilterInput | null | undefined): string | undefined {
   const search = filter?.search?.trim();
   if (search && search.length > MAX_SEARCH_LENGTH) {
     throw badUserInput(`filter.search must be at most ${MAX_SEARCH_LENGTH} characters`);
   }
+  return search || undefined;
+}
+
+function userWhere(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): Prisma.UserWhereInput {
+  const search = searchText(filter);
   return {
     isStaff: filter?.isStaff ?? undefined,
     isActive: filter?.isActive ?? undefined,
@@ -73,6 +79,19 @@ function userWhere(filter: UserFilterInput | null | undefined, provider: Databas
         }
       : {}),
   };
+}
+
+/** `userWhere` as SQL for `countRows`: the same conditions, and LIKE patterns as Prisma's `contains` makes them. */
+function userCountConditions(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): CountCondition[] {
+  const search = searchText(filter);
+  const like = provider === 'postgresql' ? 'ILIKE' : 'LIKE';
+  return [
+    ...(filter?.isStaff != null ? [['"isStaff" = ?', filter.isStaff] as CountCondition] : []),
+    ...(filter?.isActive != null ? [['"isActive" = ?', filter.isActive] as CountCondition] : []),
+    ...(search
+      ? [[`("email" ${like} ? OR "firstName" ${like} ? OR "lastName" ${like} ?)`, `%${search.toLowerCase()}%`, `%${search}%`, `%${search}%`] as CountCondition]
+      : []),
+  ];
 }
 
 /**
@@ -159,7 +178,8 @@ builder.queryFields((t) => ({
         const where = { ...userWhere(args.filter, context.config.databaseProvider), ...(await cursorBound(context, query, args.orderBy)) };
         return context.prisma.user.findMany({ ...query, where, orderBy: userOrder(args.orderBy) });
       },
-      totalCount: (_connection, args, context) => context.prisma.user.count({ where: userWhere(args.filter, context.config.databaseProvider) }),
+      totalCount: (_connection, args, context) =>
+        countRows(context.directReads, 'User', userCountConditions(args.filter, context.config.databaseProvider)),
     },
     { name: 'UserConnection' },
     { name: 'UserEdge' },
