@@ -185,3 +185,13 @@ export async function deleteUser(services: Pick<AccountDeps, 'prisma'>, id: numb
     throw error;
   }
 }
+
+/** The users with these ids, in one query, with the columns asked for; unknown ids are simply absent. */
+export async function usersByIds(
+  services: Pick<Services, 'prisma'>,
+  ids: readonly number[],
+  select: Prisma.UserSelect = publicUserColumns,
+): Promise<Map<number, { id: number }>> {
+  const rows = await services.prisma.user.findMany({ where: { id: { in: [...ids] } }, select: { ...select, id: true } });
+  return new Map(rows.map((row) => [row.id, row]));
+}

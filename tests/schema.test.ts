@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { postgresSchema } from '../scripts/postgresSchema.ts';
 import { isEnumType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
-import { printedSchema, schema } from '../src/schema/index.ts';
+import { printedSchema, printedSubgraphSchema, publicSchema, schema } from '../src/schema/index.ts';
 
 describe('schema.graphql', () => {
   it('is the schema the code builds (run `npm run schema:print` after changing the schema)', () => {
@@ -53,6 +53,34 @@ describe('schema.graphql', () => {
 
   it('has no node/nodes query that would bypass the staff checks', () => {
     expect(printedSchema()).not.toMatch(/^\s+nodes?\(/m);
+  });
+});
+
+describe('schema.graphql and the served subgraph schema', () => {
+  it('differ exactly by federation\'s _entities, _service and their types', () => {
+    const served = schema.getTypeMap();
+    const shown = publicSchema().getTypeMap();
+    expect(Object.keys(served).filter((name) => !(name in shown)).sort()).toEqual(['_Any', '_Entity', '_Service']);
+    expect(Object.keys(shown).filter((name) => !(name in served))).toEqual([]);
+    const servedQuery = Object.keys(schema.getQueryType()!.getFields());
+    const shownQuery = Object.keys(publicSchema().getQueryType()!.getFields());
+    expect(servedQuery.filter((name) => !shownQuery.includes(name)).sort()).toEqual(['_entities', '_service']);
+    expect(shownQuery.filter((name) => !servedQuery.includes(name))).toEqual([]);
+    expect(printedSchema()).not.toMatch(/\b_(entities|service|Any|Entity|Service)\b|@link|@key/);
+  });
+});
+
+describe('schema.subgraph.graphql', () => {
+  it('is the subgraph SDL the code builds (run `npm run schema:print` after changing the schema)', () => {
+    const committed = fs.readFileSync(new URL('../schema.subgraph.graphql', import.meta.url), 'utf8');
+    expect(committed).toBe(printedSubgraphSchema());
+  });
+
+  it('links Federation v2 and makes User an entity keyed by id', () => {
+    const sdl = printedSubgraphSchema();
+    expect(sdl).toMatch(/^schema @link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+", import: \["@key"\]\)/);
+    expect(sdl).toMatch(/^type User @key\(fields: "id"\) \{$/m);
+    expect(sdl.match(/@key/g)).toHaveLength(2);
   });
 });
 
