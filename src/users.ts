@@ -188,7 +188,7 @@ export async function deleteUser(services: Pick<AccountDeps, 'prisma'>, id: numb
 
 /** The users with these ids, in one query, with the columns asked for; unknown ids are simply absent. */
 export async function usersByIds(
-  services: Pick<Services, 'prisma'>,
+  services: { prisma: Database },
   ids: readonly number[],
   select: Prisma.UserSelect = publicUserColumns,
 ): Promise<Map<number, { id: number }>> {
