@@ -4,6 +4,7 @@ import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/clien
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { SetContextLink } from '@apollo/client/link/context';
 import { ErrorLink } from '@apollo/client/link/error';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { from, of, switchMap } from 'rxjs';
 import { CurrentUser, RenewTokens, SignIn, SignInWithTokens, SignOut } from './operations';
 import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type TokenStore } from './tokens';
@@ -23,15 +24,36 @@ export const possibleTypes: Record<string, string[]> = {
 export interface ClientOptions {
   /** Defaults to the global `fetch` (outside a browser, pass one that keeps cookies). */
   fetch?: typeof fetch;
+  /**
+   * Trusted documents: send each operation as its hash only, for an API started with
+   * TRUSTED_DOCUMENTS set to the manifest your codegen writes (persisted-documents.json).
+   */
+  persisted?: boolean;
+}
+
+/**
+ * The hash codegen's client preset gave the document (`persistedDocuments: true`). Never the text:
+ * a server that runs trusted documents only refuses it, so there is nothing to retry with.
+ */
+function persistedLink(): ApolloLink {
+  return new PersistedQueryLink({
+    generateHash: (document) => (document as { __meta__?: { hash?: string } }).__meta__!.hash!,
+    retry: () => false,
+  });
+}
+
+function httpLink(url: string, { fetch, persisted }: ClientOptions, credentials?: RequestCredentials): ApolloLink {
+  const http = new HttpLink({ uri: url, credentials, fetch });
+  return persisted ? ApolloLink.from([persistedLink(), http]) : http;
 }
 
 /**
  * Cookie sessions: `credentials: 'include'` sends the session cookie, also to an API on another
  * origin listed in its CORS_ORIGINS. Apollo POSTs JSON, so no CSRF header is needed.
  */
-export function createCookieClient(url: string, { fetch }: ClientOptions = {}): ApolloClient {
+export function createCookieClient(url: string, options: ClientOptions = {}): ApolloClient {
   return new ApolloClient({
-    link: new HttpLink({ uri: url, credentials: 'include', fetch }),
+    link: httpLink(url, options, 'include'),
     cache: new InMemoryCache({ possibleTypes }),
   });
 }
@@ -39,7 +61,7 @@ export function createCookieClient(url: string, { fetch }: ClientOptions = {}): 
 /** Bearer tokens, kept in `store`, refreshed before they expire and on UNAUTHENTICATED. */
 export function createTokenClient(
   url: string,
-  { store = memoryTokenStore(), fetch }: ClientOptions & { store?: TokenStore } = {},
+  { store = memoryTokenStore(), ...options }: ClientOptions & { store?: TokenStore } = {},
 ): ApolloClient {
   // One refresh at a time: a refresh token is single use, and presenting a used one again
   // revokes the whole sign-in.
@@ -78,7 +100,7 @@ export function createTokenClient(
   });
 
   const client = new ApolloClient({
-    link: ApolloLink.from([retryOnUnauthenticated, auth, new HttpLink({ uri: url, fetch })]),
+    link: ApolloLink.from([retryOnUnauthenticated, auth, httpLink(url, options)]),
     cache: new InMemoryCache({ possibleTypes }),
   });
   return client;

@@ -1,7 +1,7 @@
 // The operations both example clients send, as typed documents from GraphQL Code Generator's
 // client preset (see codegen.ts). In your app, import `graphql` from the folder your codegen
 // writes to (e.g. './gql'); the rest of this file is copied unchanged.
-import { graphql } from '../tests/generated/gql';
+import { graphql } from './generated/gql';
 
 export const SignIn = graphql(`
   mutation SignIn($input: LoginInput!) {

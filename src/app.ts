@@ -19,6 +19,7 @@ import { clusterLimiters, memoryLimiters, postgresLimiters, RateLimitedError, Ra
 import { queryLimitPlugins } from './queryLimits.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
 import { TokenService } from './tokens.ts';
+import { trustedDocumentsPlugins } from './trustedDocumentsPlugin.ts';
 import { pruneExpired } from './userSessions.ts';
 
 export const MAX_BODY_BYTES = 100 * 1024;
@@ -96,8 +97,15 @@ function createYogaServer(services: Services) {
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,
     maskedErrors: { maskError },
     logging: yogaLogger(logger),
+    // `documentId` names a trusted document (TRUSTED_DOCUMENTS) in a request's body.
+    extraParamNames: config.trustedDocuments ? ['documentId'] : [],
     plugins: [
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      ...(config.trustedDocuments
+        ? trustedDocumentsPlugins<ServerContext>(config.trustedDocuments, async ({ req, res }) =>
+            (await (await createContext(services, req, res)).viewer())?.isStaff === true,
+          )
+        : []),
       ...(config.production ? [useDisableIntrospection()] : []),
       ...queryLimitPlugins({ production: config.production }),
     ],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rateLimits.ts';
+import { readTrustedDocuments, TrustedDocumentsError, type TrustedDocuments } from './trustedDocuments.ts';
 
 export type DatabaseProvider = 'sqlite' | 'postgresql';
 
@@ -44,6 +45,8 @@ export interface Config {
   hashQueueMaxWaitMs: number;
   /** Processes serving requests (node:cluster workers sharing the port); 1 serves from this process. */
   webConcurrency: number;
+  /** TRUSTED_DOCUMENTS: the only documents that run (staff excepted), by hash; null runs any document. */
+  trustedDocuments: TrustedDocuments | null;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +121,17 @@ function secrets(env: Env, name: string, production: boolean, dataDir: string): 
   return values;
 }
 
+function trustedDocuments(env: Env): TrustedDocuments | null {
+  const file = env.TRUSTED_DOCUMENTS?.trim();
+  if (!file) return null;
+  try {
+    return readTrustedDocuments(path.resolve(file));
+  } catch (error) {
+    if (error instanceof TrustedDocumentsError) throw new ConfigError(`TRUSTED_DOCUMENTS: ${error.message}`);
+    throw error;
+  }
+}
+
 function databaseUrl(env: Env, dataDir: string): string {
   const url = env.DATABASE_URL?.trim() || `file:${path.join(dataDir, 'app.db')}`;
   if (!/^(file:|postgres(ql)?:\/\/)/.test(url)) {
@@ -187,5 +201,6 @@ export function loadConfig(env: Env = process.env): Config {
     hashWorkers: integer(env, 'HASH_WORKERS', Math.max(1, Math.round(DEFAULT_HASH_THREADS / webConcurrency)), 1, 64),
     hashQueueMaxWaitMs: integer(env, 'HASH_QUEUE_MAX_WAIT_SECONDS', 10, 1, 600) * 1000,
     webConcurrency,
+    trustedDocuments: trustedDocuments(env),
   };
 }

@@ -9,6 +9,7 @@ import { memoryTokenStore, storageTokenStore, type Tokens, type TokenStore } fro
 import * as urql from '../examples/urql.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+import { browserishFetch } from './helpers/browserishFetch.ts';
 
 const MySessions = graphql(`
   query ClientsMySessions {
@@ -26,56 +27,6 @@ const LogoutEverywhere = graphql(`
     }
   }
 `);
-
-/** One request as the server saw it, and what it answered. */
-interface Sent {
-  operationName: string | null;
-  method: string;
-  authorization: string | null;
-  csrfHeader: string | null;
-  contentType: string | null;
-  status: number;
-  /** `__typename` of the operation's root field, when it has one. */
-  typename: string | undefined;
-  errorCodes: unknown[];
-}
-
-/**
- * A `fetch` that records every request and, like a browser, keeps the cookies the server sets
- * and sends them back (when `jar` is on).
- */
-function browserishFetch({ jar = true } = {}) {
-  const cookies = new Map<string, string>();
-  const sent: Sent[] = [];
-  const fetchWithJar: typeof fetch = async (input, init = {}) => {
-    const url = new URL(input instanceof Request ? input.url : input);
-    const headers = new Headers(init.headers);
-    if (jar && cookies.size > 0) headers.set('cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
-    const response = await fetch(url, { ...init, headers });
-    for (const setCookie of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = setCookie.split(';');
-      const [name, value = ''] = pair!.trim().split('=') as [string, string?];
-      const expired = attributes.some((attribute) => /^\s*expires=Thu, 01 Jan 1970/i.test(attribute));
-      if (expired || value === '') cookies.delete(name);
-      else if (jar) cookies.set(name, value);
-    }
-    const body = typeof init.body === 'string' ? JSON.parse(init.body) : {};
-    const result = await response.clone().json().catch(() => ({}));
-    const data = result.data ? Object.values(result.data)[0] : undefined;
-    sent.push({
-      operationName: body.operationName ?? url.searchParams.get('operationName'),
-      method: init.method ?? 'GET',
-      authorization: headers.get('authorization'),
-      csrfHeader: headers.get('graphql-require-preflight'),
-      contentType: headers.get('content-type'),
-      status: response.status,
-      typename: (data as { __typename?: string } | null | undefined)?.__typename,
-      errorCodes: (result.errors ?? []).map((error: { extensions?: { code?: unknown } }) => error.extensions?.code),
-    });
-    return response;
-  };
-  return { fetch: fetchWithJar, cookies, sent, named: (name: string) => sent.filter((request) => request.operationName === name) };
-}
 
 type User = { __typename?: 'User'; id: string; email: string } | null;
 type Answer = { __typename: string; message?: string; email?: string };
