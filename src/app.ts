@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { createHash } from 'node:crypto';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { PothosValidationError } from '@pothos/core';
@@ -18,6 +19,7 @@ import { createMailer } from './mail.ts';
 import { clusterLimiters, memoryLimiters, postgresLimiters, RateLimitedError, RateLimits } from './rateLimits.ts';
 import { queryLimitPlugins } from './queryLimits.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
+import { publicKeySet } from './signingKeys.ts';
 import { TokenService } from './tokens.ts';
 import { trustedDocumentsPlugins } from './trustedDocumentsPlugin.ts';
 import { pruneExpired } from './userSessions.ts';
@@ -122,6 +124,39 @@ const handleBodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
   }
 };
 
+export const JWKS_PATH = '/.well-known/jwks.json';
+/**
+ * How long verifiers and caches may keep the key set. A new key is published this long before it
+ * signs, and an old one stays published this long after its last token expires (see the README's
+ * key rotation).
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/**
+ * The public keys, the same bytes on every instance with the same keys, so the ETag holds across a
+ * load balancer and a verifier's conditional request is answered 304.
+ */
+function jwksHandler(config: Config): express.RequestHandler {
+  const body = JSON.stringify(publicKeySet(config.jwtSigningKeys));
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  return (req, res) => {
+    res.set({
+      'Cache-Control': `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+      ETag: etag,
+      // Public data: any origin's code may verify tokens with it.
+      'Access-Control-Allow-Origin': '*',
+    });
+    // Compared here rather than with req.fresh, which ignores If-None-Match whenever the request
+    // says `Cache-Control: no-cache`, as fetch() does on every conditional request.
+    const known = req.get('if-none-match')?.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
+    if (known?.includes(etag) || known?.includes('*')) {
+      res.status(304).end();
+      return;
+    }
+    res.type('application/json').send(body);
+  };
+}
+
 /** How long close() waits for running operations. */
 const CLOSE_WAIT_MS = 10_000;
 
@@ -145,10 +180,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: directReads });
   const tokens = new TokenService({
     prisma,
+    signingKeys: config.jwtSigningKeys,
     secrets: config.jwtSecrets,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlMs: config.refreshTokenTtlMs,
   });
+  if (config.jwtSigningKeys.length === 0) {
+    logger.warn('JWT_SIGNING_KEYS is not set: access tokens are signed with JWT_SECRET (HS256), which other services cannot verify through /.well-known/jwks.json');
+  }
   const mailer = createMailer(config, logger);
   if (config.production && !config.smtpUrl) {
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');
@@ -193,6 +234,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       res.status(503).json({ status: 'unavailable' });
     }
   });
+
+  app.get(JWKS_PATH, jwksHandler(config));
 
   app.use(
     yoga.graphqlEndpoint,

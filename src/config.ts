@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rateLimits.ts';
 import { readTrustedDocuments, TrustedDocumentsError, type TrustedDocuments } from './trustedDocuments.ts';
+import { developmentSigningKey, parseSigningKeys, SigningKeyError, type SigningKey } from './signingKeys.ts';
 
 export type DatabaseProvider = 'sqlite' | 'postgresql';
 
@@ -24,7 +25,15 @@ export interface Config {
   dataDir: string;
   /** The first signs; all verify, so secrets can be rotated. */
   sessionSecrets: string[];
+  /** Asymmetric access-token keys: the first signs, all verify and are published. */
+  jwtSigningKeys: SigningKey[];
+  /**
+   * HS256 secrets (JWT_SECRET): they verify while configured, and sign only when there is no
+   * asymmetric key (a production upgraded without JWT_SIGNING_KEYS).
+   */
   jwtSecrets: string[];
+  jwtIssuer: string;
+  jwtAudience: string;
   corsOrigins: string[];
   trustProxy: boolean | number | string;
   smtpUrl: string | undefined;
@@ -132,6 +141,53 @@ function trustedDocuments(env: Env): TrustedDocuments | null {
   }
 }
 
+/**
+ * The access-token keys. JWT_SIGNING_KEYS when set; otherwise JWT_SECRET alone signs HS256 tokens as
+ * before (production upgrades sign nobody out); otherwise development generates an Ed25519 key,
+ * and production refuses to start.
+ */
+function accessTokenKeys(env: Env, production: boolean, dataDir: string): { jwtSigningKeys: SigningKey[]; jwtSecrets: string[] } {
+  const raw = env.JWT_SIGNING_KEYS?.trim();
+  let jwtSigningKeys: SigningKey[] = [];
+  if (raw) {
+    try {
+      jwtSigningKeys = parseSigningKeys(raw);
+    } catch (error) {
+      if (error instanceof SigningKeyError) throw new ConfigError(error.message);
+      throw error;
+    }
+  }
+  const configuredSecrets = list(env.JWT_SECRET);
+  if (jwtSigningKeys.length === 0 && configuredSecrets.length === 0) {
+    if (production) {
+      throw new ConfigError(
+        'JWT_SIGNING_KEYS must be set in production (an Ed25519 or P-256 private key, JWK or PEM; e.g. `openssl genpkey -algorithm ed25519`), or the older JWT_SECRET',
+      );
+    }
+    // Tokens signed with an earlier development secret keep working while they live.
+    const earlier = existingDevelopmentSecret(dataDir, 'jwt_secret');
+    return { jwtSigningKeys: [developmentSigningKey(dataDir)], jwtSecrets: earlier ? [earlier] : [] };
+  }
+  if (production && configuredSecrets.some((value) => value.length < MIN_SECRET_LENGTH)) {
+    throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters long in production`);
+  }
+  return { jwtSigningKeys, jwtSecrets: configuredSecrets };
+}
+
+function existingDevelopmentSecret(dataDir: string, name: string): string | null {
+  try {
+    return fs.readFileSync(path.join(dataDir, `${name}.secret`), 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function claimValue(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim() || fallback;
+  if (value.length > 256) throw new ConfigError(`${name} must be at most 256 characters`);
+  return value;
+}
+
 function databaseUrl(env: Env, dataDir: string): string {
   const url = env.DATABASE_URL?.trim() || `file:${path.join(dataDir, 'app.db')}`;
   if (!/^(file:|postgres(ql)?:\/\/)/.test(url)) {
@@ -182,7 +238,9 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
     sessionSecrets: secrets(env, 'SESSION_SECRET', production, dataDir),
-    jwtSecrets: secrets(env, 'JWT_SECRET', production, dataDir),
+    ...accessTokenKeys(env, production, dataDir),
+    jwtIssuer: claimValue(env, 'JWT_ISSUER', 'auth-api'),
+    jwtAudience: claimValue(env, 'JWT_AUDIENCE', 'auth-api'),
     corsOrigins: list(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     smtpUrl: env.SMTP_URL?.trim() || undefined,

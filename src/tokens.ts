@@ -1,9 +1,16 @@
-import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Database } from './db.ts';
 import { InvalidTokenError } from './errors.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
+import { secretKid, type SigningKey } from './signingKeys.ts';
 
-const ISSUER = 'auth-api';
+/** The issuer of HS256 tokens signed before issuer and audience were configurable. */
+const LEGACY_ISSUER = 'auth-api';
+/** Room for the largest token this service signs (every role at its longest) with a margin. */
+const MAX_ACCESS_TOKEN_LENGTH = 8192;
+/** Claims every access token this service signs carries; a token without one is refused. */
+const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'sid'];
 
 /** How far apart the clocks of the instances that sign and verify tokens may be. */
 export const CLOCK_SKEW_SECONDS = 30;
@@ -34,6 +41,28 @@ export interface AccessClaims {
   familyId: string;
 }
 
+/** What an access token says about its user besides who they are. */
+export interface Grants {
+  isStaff: boolean;
+  roles: readonly string[];
+}
+
+/** `scope`: `staff` for staff, then `role:<name>` for each role. */
+export function scopeOf({ isStaff, roles }: Grants): string {
+  return [...(isStaff ? ['staff'] : []), ...roles.map((role) => `role:${role}`)].join(' ');
+}
+
+const grantsSelect = { isStaff: true, roles: { select: { role: true }, orderBy: { role: 'asc' } } } as const;
+
+function grantsOf(user: { isStaff: boolean; roles: { role: string }[] }): Grants {
+  return { isStaff: user.isStaff, roles: user.roles.map(({ role }) => role) };
+}
+
+interface HmacKey {
+  kid: string;
+  key: KeyObject;
+}
+
 export interface ClientInfo {
   userAgent: string | null;
   ipAddress: string | null;
@@ -41,26 +70,41 @@ export interface ClientInfo {
 
 export interface TokenServiceOptions {
   prisma: Database;
-  /** The first signs; every one verifies, so a secret can be rotated without signing anyone out. */
-  secrets: string[];
+  /** The first signs; every one verifies (see `Config.jwtSigningKeys`). */
+  signingKeys: readonly SigningKey[];
+  /** HS256 secrets: all verify; the first signs only when there is no signing key. */
+  secrets: readonly string[];
+  issuer: string;
+  audience: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlMs: number;
 }
 
 /**
- * Access tokens are short-lived HS256 JWTs naming the user and the token family; refresh tokens
- * are opaque, single use, and rotate within the family. A family is one sign-in: deleting it
- * revokes its refresh tokens and, on their next request, its access tokens.
+ * Access tokens are short-lived JWTs naming the user, the token family and what the user may do
+ * (roles, staff), signed with an asymmetric key other services verify through the published JWKS
+ * (or HS256 with JWT_SECRET where no key is configured). Refresh tokens are opaque, single use,
+ * and rotate within the family. A family is one sign-in: deleting it revokes its refresh tokens
+ * and, on their next request here, its access tokens.
  */
 export class TokenService {
   private readonly prisma: Database;
-  private readonly keys: Uint8Array[];
+  private readonly signingKeys: readonly SigningKey[];
+  private readonly keysById: Map<string, SigningKey>;
+  private readonly hmacKeys: HmacKey[];
+  private readonly issuer: string;
+  private readonly audience: string;
   private readonly accessTokenTtlSeconds: number;
   private readonly refreshTokenTtlMs: number;
 
   constructor(options: TokenServiceOptions) {
+    if (options.signingKeys.length === 0 && options.secrets.length === 0) throw new Error('TokenService needs a signing key or a secret');
     this.prisma = options.prisma;
-    this.keys = options.secrets.map((secret) => new TextEncoder().encode(secret));
+    this.signingKeys = options.signingKeys;
+    this.keysById = new Map(options.signingKeys.map((key) => [key.kid, key]));
+    this.hmacKeys = options.secrets.map((secret) => ({ kid: secretKid(secret), key: createSecretKey(Buffer.from(secret, 'utf8')) }));
+    this.issuer = options.issuer;
+    this.audience = options.audience;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds;
     this.refreshTokenTtlMs = options.refreshTokenTtlMs;
   }
@@ -70,10 +114,11 @@ export class TokenService {
     const familyId = randomToken(18);
     const refreshToken = randomToken();
     const expiresAt = new Date(Date.now() + this.refreshTokenTtlMs);
-    await this.prisma.tokenFamily.create({
+    const { user } = await this.prisma.tokenFamily.create({
       data: { id: familyId, userId, expiresAt, ...client, refreshTokens: { create: { id: digest(refreshToken), expiresAt } } },
+      select: { user: { select: grantsSelect } },
     });
-    return { ...(await this.signAccessToken(userId, familyId)), refreshToken, userId };
+    return { ...(await this.signAccessToken(userId, familyId, grantsOf(user))), refreshToken, userId };
   }
 
   /**
@@ -85,7 +130,7 @@ export class TokenService {
     const id = digest(refreshToken);
     const stored = await this.prisma.refreshToken.findUnique({
       where: { id },
-      select: { familyId: true, expiresAt: true, usedAt: true, family: { select: { userId: true } } },
+      select: { familyId: true, expiresAt: true, usedAt: true, family: { select: { userId: true, user: { select: grantsSelect } } } },
     });
     if (!stored) throw new InvalidTokenError();
     if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidTokenError();
@@ -107,24 +152,73 @@ export class TokenService {
       await this.revokeFamily(stored.familyId);
       throw new RefreshTokenReusedError(stored.family.userId);
     }
-    return { ...(await this.signAccessToken(stored.family.userId, stored.familyId)), refreshToken: next, userId: stored.family.userId };
+    // Roles and staff status as they are now: a change reaches the user's next access token.
+    const grants = grantsOf(stored.family.user);
+    return { ...(await this.signAccessToken(stored.family.userId, stored.familyId, grants)), refreshToken: next, userId: stored.family.userId };
   }
 
   /** The claims of a valid, unexpired access token whose family is still live; otherwise null. */
   async verify(accessToken: string): Promise<AccessClaims | null> {
-    if (accessToken.length > 2048) return null;
-    for (const key of this.keys) {
+    if (accessToken.length > MAX_ACCESS_TOKEN_LENGTH) return null;
+    const payload = await this.verifySignature(accessToken);
+    if (!payload || !hasIssuableLifetime(payload, this.accessTokenTtlSeconds)) return null;
+    const userId = Number(payload.sub);
+    const familyId = payload.sid;
+    if (!Number.isSafeInteger(userId) || typeof familyId !== 'string') return null;
+    const family = await this.prisma.tokenFamily.findUnique({ where: { id: familyId }, select: { userId: true, expiresAt: true } });
+    if (!family || family.userId !== userId || family.expiresAt.getTime() <= Date.now()) return null;
+    return { userId, familyId };
+  }
+
+  /**
+   * The payload of a token signed by one of this service's keys for its issuer and audience. The
+   * header's `alg` must be the one of the key its `kid` names: an asymmetric key never verifies
+   * an HS256 token (nor its public half serves as a secret), and `none` names no key at all.
+   */
+  private async verifySignature(token: string): Promise<JWTPayload | null> {
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      return null;
+    }
+    if (header.alg === 'HS256') return this.verifyHmac(token, header.kid);
+    const key = typeof header.kid === 'string' ? this.keysById.get(header.kid) : undefined;
+    if (!key || header.alg !== key.alg) return null;
+    try {
+      const { payload } = await jwtVerify(token, key.publicKey, {
+        algorithms: [key.alg],
+        issuer: this.issuer,
+        audience: this.audience,
+        requiredClaims: REQUIRED_CLAIMS,
+      });
+      return payload;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * HS256 tokens of a JWT_SECRET. Those signed before `kid`, `aud` and JWT_ISSUER existed carry no
+   * `kid` (every secret is tried), the issuer `auth-api` and no audience; they stay valid for the
+   * rest of their short life, so an upgrade signs nobody out.
+   */
+  private async verifyHmac(token: string, kid: unknown): Promise<JWTPayload | null> {
+    const candidates = kid === undefined ? this.hmacKeys : this.hmacKeys.filter((key) => key.kid === kid);
+    for (const { key } of candidates) {
       try {
-        const { payload } = await jwtVerify(accessToken, key, { issuer: ISSUER, algorithms: ['HS256'] });
-        if (!hasIssuableLifetime(payload, this.accessTokenTtlSeconds)) return null;
-        const userId = Number(payload.sub);
-        const familyId = payload.sid;
-        if (!Number.isSafeInteger(userId) || typeof familyId !== 'string') return null;
-        const family = await this.prisma.tokenFamily.findUnique({ where: { id: familyId }, select: { userId: true, expiresAt: true } });
-        if (!family || family.userId !== userId || family.expiresAt.getTime() <= Date.now()) return null;
-        return { userId, familyId };
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['HS256'],
+          issuer: kid === undefined ? [this.issuer, LEGACY_ISSUER] : this.issuer,
+          requiredClaims: REQUIRED_CLAIMS,
+        });
+        if (kid !== undefined || payload.aud !== undefined) {
+          const audiences = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
+          if (!audiences.includes(this.audience)) return null;
+        }
+        return payload;
       } catch (error) {
-        // A signature made with another key may be valid under the next one; nothing else is.
+        // A signature made with another secret may be valid under the next one; nothing else is.
         if (!(error instanceof errors.JWSSignatureVerificationFailed)) return null;
       }
     }
@@ -135,15 +229,18 @@ export class TokenService {
     await this.prisma.tokenFamily.deleteMany({ where: { id: familyId } });
   }
 
-  private async signAccessToken(userId: number, familyId: string) {
+  private async signAccessToken(userId: number, familyId: string, grants: Grants) {
     const accessTokenExpiresAt = new Date((Math.floor(Date.now() / 1000) + this.accessTokenTtlSeconds) * 1000);
-    const accessToken = await new SignJWT({ sid: familyId })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setIssuer(ISSUER)
+    const signer = this.signingKeys[0];
+    const hmac = this.hmacKeys[0]!;
+    const accessToken = await new SignJWT({ sid: familyId, roles: [...grants.roles], scope: scopeOf(grants) })
+      .setProtectedHeader(signer ? { alg: signer.alg, kid: signer.kid, typ: 'JWT' } : { alg: 'HS256', kid: hmac.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
       .setSubject(String(userId))
       .setIssuedAt()
       .setExpirationTime(accessTokenExpiresAt)
-      .sign(this.keys[0]!);
+      .sign(signer ? signer.privateKey : hmac.key);
     return { accessToken, accessTokenExpiresAt };
   }
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,6 +68,88 @@ describe('loadConfig', () => {
     ).toThrow(/SESSION_SECRET must be at least 32 characters/);
     expect(() => loadConfig({ DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) })).toThrow(ConfigError);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('JWT_SIGNING_KEYS', () => {
+  const ed25519 = () => generateKeyPairSync('ed25519').privateKey;
+  const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const jwk = (key = ed25519()) => key.export({ format: 'jwk' });
+  const pem = (key = ed25519()) => String(key.export({ type: 'pkcs8', format: 'pem' }));
+  const load = (value: string, env: Record<string, string> = {}) =>
+    loadConfig({ DATA_DIR: tempDir(), JWT_SIGNING_KEYS: value, ...env }).jwtSigningKeys;
+
+  it('takes a JSON array, comma-separated JWKs, a JWK set or comma-separated PEMs; the first signs', () => {
+    const [a, b] = [jwk(), jwk(p256())];
+    expect(load(JSON.stringify([a, b])).map((key) => key.alg)).toEqual(['EdDSA', 'ES256']);
+    expect(load(`${JSON.stringify(a)}, ${JSON.stringify(b)}`).map((key) => key.publicJwk.x)).toEqual([a.x, b.x]);
+    expect(load(JSON.stringify({ keys: [b, a] })).map((key) => key.alg)).toEqual(['ES256', 'EdDSA']);
+    const onOneLine = pem().replace(/\n/g, '');
+    const escaped = String(p256().export({ type: 'sec1', format: 'pem' })).replace(/\n/g, '\\n');
+    expect(load(`${pem()},${onOneLine},${escaped}`).map((key) => key.alg)).toEqual(['EdDSA', 'EdDSA', 'ES256']);
+    expect(load(JSON.stringify([pem(), a])).map((key) => key.alg)).toEqual(['EdDSA', 'EdDSA']);
+  });
+
+  it('names each key by its RFC 7638 thumbprint unless the JWK has a kid', () => {
+    const key = jwk();
+    const [byThumbprint] = load(JSON.stringify(key));
+    // The RFC's own algorithm, spelled out: SHA-256 of {"crv","kty","x"} in that order.
+    const expected = createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x: key.x })).digest('base64url');
+    expect(byThumbprint!.kid).toBe(expected);
+    expect(load(JSON.stringify({ ...key, kid: '2026-12' }))[0]!.kid).toBe('2026-12');
+  });
+
+  it.each([
+    ['not JSON', '{"kty": ', /JWT_SIGNING_KEYS is not valid JSON/],
+    ['a public JWK', JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: jwk().x }), /key 1 of 1 is a public key/],
+    ['a public PEM', String(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' })), /key 1 of 1 is not a private key in PEM form/],
+    ['an RSA key', String(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' })), /is an rsa key: only Ed25519 \(EdDSA\) and P-256 \(ES256\)/],
+    ['a P-384 key', JSON.stringify(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'jwk' })), /is an EC key on secp384r1/],
+    ['a JWK declaring another alg', JSON.stringify({ ...jwk(), alg: 'ES256' }), /declares "alg": "ES256", but it is a key for EdDSA/],
+    ['an encryption JWK', JSON.stringify({ ...jwk(), use: 'enc' }), /has "use": "enc"/],
+    ['two keys with one kid', JSON.stringify([{ ...jwk(), kid: 'same' }, { ...jwk(), kid: 'same' }]), /two keys with the kid "same"/],
+    ['garbage', 'not a key', /key 1 of 1 is not a private key in PEM form/],
+  ])('refuses %s with a message that quotes no key material', (_case, value, message) => {
+    let error: unknown;
+    try {
+      load(value);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    const material = value.match(/"d":"([^"]+)"/)?.[1] ?? value.match(/-----\n?([A-Za-z0-9+/]{20})/)?.[1];
+    if (material) expect((error as Error).message).not.toContain(material);
+  });
+
+  it('is what production needs, or the older JWT_SECRET; neither refuses to start', () => {
+    const dir = tempDir();
+    const production = { DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) };
+    expect(() => loadConfig(production)).toThrow(/JWT_SIGNING_KEYS must be set in production/);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(loadConfig({ ...production, JWT_SIGNING_KEYS: pem() }).jwtSigningKeys).toHaveLength(1);
+    expect(loadConfig({ ...production, JWT_SECRET: 'j'.repeat(32) })).toMatchObject({ jwtSigningKeys: [], jwtSecrets: ['j'.repeat(32)] });
+    expect(() => loadConfig({ ...production, JWT_SIGNING_KEYS: pem(), JWT_SECRET: 'short' })).toThrow(/JWT_SECRET must be at least 32/);
+  });
+
+  it('in development: generates one Ed25519 key into DATA_DIR and keeps it across restarts', () => {
+    const dir = tempDir();
+    const [first] = loadConfig({ DATA_DIR: dir }).jwtSigningKeys;
+    expect(first!.alg).toBe('EdDSA');
+    expect(loadConfig({ DATA_DIR: dir }).jwtSigningKeys[0]!.kid).toBe(first!.kid);
+    expect(fs.statSync(path.join(dir, 'jwt_signing_key.pem')).mode & 0o077).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual(['jwt_signing_key.pem', 'session_secret.secret']);
+    // A secret an earlier version generated keeps verifying the tokens it signed.
+    fs.writeFileSync(path.join(dir, 'jwt_secret.secret'), 'earlier-development-secret');
+    expect(loadConfig({ DATA_DIR: dir }).jwtSecrets).toEqual(['earlier-development-secret']);
+  });
+
+  it('JWT_ISSUER and JWT_AUDIENCE default to auth-api', () => {
+    expect(loadConfig({ DATA_DIR: tempDir() })).toMatchObject({ jwtIssuer: 'auth-api', jwtAudience: 'auth-api' });
+    expect(loadConfig({ DATA_DIR: tempDir(), JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'graph' })).toMatchObject({
+      jwtIssuer: 'https://auth.example',
+      jwtAudience: 'graph',
+    });
   });
 });
 

@@ -29,6 +29,11 @@ export interface TestApp extends App {
   createUser(fields: { email: string; password?: string; isStaff?: boolean; isActive?: boolean; firstName?: string; lastName?: string }): Promise<{ id: number; email: string }>;
   /** A client signed in as a new user. */
   signedIn(fields: { email: string; isStaff?: boolean }): Promise<TestClient>;
+  /**
+   * Stops this app and starts it again on the same database and data folder, with the
+   * environment changed as given (undefined removes a variable): a redeploy with new configuration.
+   */
+  restart(changes: Record<string, string | undefined>): Promise<TestApp>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +41,12 @@ export const TEST_PASSWORD = 'Correct-Horse-Battery-9';
 
 /** Starts the real app on a fresh copy of the migrated database, on a free loopback port. */
 export async function startTestApp(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
-  const database = await freshDatabase(inject('templateDatabase'));
+  return serve(await freshDatabase(inject('templateDatabase')), env, options);
+}
+
+type Database = Awaited<ReturnType<typeof freshDatabase>>;
+
+async function serve(database: Database, env: Record<string, string>, options: { logger?: Logger }): Promise<TestApp> {
   const config = loadConfig({
     DATA_DIR: database.dir,
     DATABASE_URL: database.url,
@@ -54,6 +64,11 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const hashes = new Map<string, string>();
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await app.close();
+  };
 
   const testApp: TestApp = {
     ...app,
@@ -77,10 +92,14 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       await client.login(user.email, TEST_PASSWORD);
       return client;
     },
+    async restart(changes) {
+      await close();
+      const next = { ...env, ...changes };
+      for (const [name, value] of Object.entries(next)) if (value === undefined) delete next[name];
+      return serve(database, next as Record<string, string>, options);
+    },
     async stop() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await app.close();
+      await close();
       await database.drop();
     },
   };

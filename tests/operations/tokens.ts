@@ -1,0 +1,45 @@
+import { graphql } from '../generated/gql.ts';
+
+export const TokenPairFields = graphql(`
+  fragment TokenPairFields on TokenPair {
+    accessToken
+    accessTokenExpiresAt
+    refreshToken
+    user {
+      id
+    }
+  }
+`);
+
+export const ObtainTokenPair = graphql(`
+  mutation ObtainTokenPair($input: LoginInput!) {
+    obtainTokens(input: $input) {
+      __typename
+      ...TokenPairFields
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export const RefreshTokenPair = graphql(`
+  mutation RefreshTokenPair($refreshToken: String!) {
+    refreshTokens(refreshToken: $refreshToken) {
+      __typename
+      ...TokenPairFields
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export const WhoAmI = graphql(`
+  query WhoAmI {
+    me {
+      id
+      email
+    }
+  }
+`);
