@@ -9,13 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { print } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as apollo from '../examples/apollo.ts';
 import { CurrentUser, SignIn } from '../examples/operations.ts';
 import { memoryTokenStore } from '../examples/tokens.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { startTestApp, TEST_PASSWORD, TestClient, type TestApp } from './helpers/app.ts';
 import { browserishFetch } from './helpers/browserishFetch.ts';
+import { freshDatabase } from './helpers/databases.ts';
+import { ServerProcesses } from './helpers/server.ts';
 import { AdHocMe, AdHocTokens } from './operations/trustedDocuments.ts';
 
 const MANIFEST = fileURLToPath(new URL('../examples/generated/persisted-documents.json', import.meta.url));
@@ -169,6 +171,25 @@ describe('requests by hash', () => {
     const response = await fetch(`${app.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('GraphiQL');
+  });
+});
+
+describe('the built service (as npm start runs it)', () => {
+  const servers = new ServerProcesses();
+  afterAll(() => servers.killAll());
+
+  it('starts with the manifest: the Apollo example runs by hash, text is refused', { timeout: 120_000 }, async () => {
+    const database = await freshDatabase(inject('templateDatabase'));
+    try {
+      const server = await servers.start({ DATABASE_URL: database.url, DATA_DIR: database.dir, LOG_LEVEL: 'warn', TRUSTED_DOCUMENTS: MANIFEST });
+      const persisted = apollo.createCookieClient(`${server.url}/graphql`, { fetch: browserishFetch().fetch, persisted: true });
+      expect(await apollo.me(persisted)).toBeNull();
+      const text = await post(new TestClient(server.url), { query: print(AdHocMe) });
+      expect(codes(text)).toEqual(['PERSISTED_QUERY_ONLY']);
+      await servers.stop(server);
+    } finally {
+      await database.drop();
+    }
   });
 });
 
