@@ -11,7 +11,17 @@ import './passwordReset.ts';
 import './audit.ts';
 import { federationFields } from './federation.ts';
 
-/** What this service serves: the API plus Apollo Federation v2's `_service` and `_entities`. */
+/**
+ * What this service serves: the API plus Apollo Federation v2's `_service` and `_entities`.
+ *
+ * Workaround: @pothos/plugin-federation 4.4 imports `EntityType`, `entitiesField` and
+ * `serviceField` from `@apollo/subgraph/dist/types`, which @apollo/subgraph 2.15 (MIT) no longer
+ * exports, and 2.0–2.14 depend on @apollo/federation-internals (Elastic License 2.0). So
+ * package.json pins @apollo/subgraph 0.6.1 (MIT, same exports and `extensions.apollo.subgraph.
+ * resolveReference` contract) through an `overrides` entry, and the SDL is printed here with
+ * graphql-tools, as 0.6's printer knows Federation 1 only (hayes/pothos#427 recommends the same
+ * printer). Both can go once the plugin works with @apollo/subgraph 2.15 or later.
+ */
 export const schema = federationFields(
   // The directives named here, rather than found by a second build of the whole schema.
   builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6', federationDirectives: ['@key'] }),
