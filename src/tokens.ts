@@ -4,6 +4,7 @@ import type { Database } from './db.ts';
 import { InvalidTokenError } from './errors.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { secretKid, type SigningKey } from './signingKeys.ts';
+import { roleSet } from './roles.ts';
 
 /** The issuer of HS256 tokens signed before issuer and audience were configurable. */
 const LEGACY_ISSUER = 'auth-api';
@@ -52,10 +53,10 @@ export function scopeOf({ isStaff, roles }: Grants): string {
   return [...(isStaff ? ['staff'] : []), ...roles.map((role) => `role:${role}`)].join(' ');
 }
 
-const grantsSelect = { isStaff: true, roles: { select: { role: true }, orderBy: { role: 'asc' } } } as const;
+const grantsSelect = { isStaff: true, roles: { select: { role: true } } } as const;
 
 function grantsOf(user: { isStaff: boolean; roles: { role: string }[] }): Grants {
-  return { isStaff: user.isStaff, roles: user.roles.map(({ role }) => role) };
+  return { isStaff: user.isStaff, roles: roleSet(user.roles.map(({ role }) => role)) };
 }
 
 interface HmacKey {

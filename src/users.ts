@@ -3,6 +3,7 @@ import type { Database } from './db.ts';
 import { ValidationError } from './errors.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { passwordProblems } from './passwords/policy.ts';
+import { roleSet, rolesProblems } from './roles.ts';
 import { endSessions } from './userSessions.ts';
 
 /** What account changes need: the database and the password hasher. */
@@ -79,6 +80,7 @@ export interface NewUser {
   lastName?: string | null;
   isStaff?: boolean | null;
   isActive?: boolean | null;
+  roles?: readonly string[] | null;
 }
 
 export async function createUser(services: AccountDeps, input: NewUser): Promise<PublicUser> {
@@ -90,6 +92,7 @@ export async function createUser(services: AccountDeps, input: NewUser): Promise
     password: passwordProblems(input.password, { email, firstName, lastName }),
     firstName: nameProblems(firstName),
     lastName: nameProblems(lastName),
+    roles: rolesProblems(input.roles),
   });
   const passwordHash = await services.hasher.hash(input.password);
   try {
@@ -101,6 +104,7 @@ export async function createUser(services: AccountDeps, input: NewUser): Promise
         lastName,
         isStaff: input.isStaff ?? false,
         isActive: input.isActive ?? true,
+        roles: { create: roleSet(input.roles ?? []).map((role) => ({ role })) },
       },
       select: publicUserColumns,
     });
@@ -118,11 +122,14 @@ export interface UserChanges {
   lastName?: string | null;
   isStaff?: boolean | null;
   isActive?: boolean | null;
+  /** Replaces the user's roles. */
+  roles?: readonly string[] | null;
 }
 
 /**
  * Applies a partial update: omitted (or null) fields keep their value. Setting a password or
- * deactivating the user ends all of their sessions. Returns null when no such user exists.
+ * deactivating the user ends all of their sessions. New roles replace the old set; sessions go on,
+ * and the user's next access token carries them. Returns null when no such user exists.
  */
 export async function updateUser(
   services: AccountDeps,
@@ -147,6 +154,7 @@ export async function updateUser(
           }),
     firstName: nameProblems(firstName),
     lastName: nameProblems(lastName),
+    roles: rolesProblems(changes.roles),
   });
   const passwordHash = changes.password == null ? undefined : await services.hasher.hash(changes.password);
   const signOut = passwordHash !== undefined || (changes.isActive === false && current.isActive);
@@ -162,6 +170,7 @@ export async function updateUser(
           lastName,
           isStaff: changes.isStaff ?? undefined,
           isActive: changes.isActive ?? undefined,
+          roles: changes.roles == null ? undefined : { deleteMany: {}, create: roleSet(changes.roles).map((role) => ({ role })) },
         },
         select: publicUserColumns,
       }),

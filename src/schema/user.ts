@@ -3,6 +3,7 @@ import type { DatabaseProvider } from '../config.ts';
 import type { Context } from '../context.ts';
 import type { Prisma, User } from '../generated/prisma/client.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { MAX_ROLES, ROLE_PATTERN, roleSet } from '../roles.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
 import { builder } from './builder.ts';
 import { badUserInput } from './errors.ts';
@@ -21,6 +22,18 @@ export const UserType = builder.prismaObject('User', {
     isActive: t.exposeBoolean('isActive', { description: 'Inactive users cannot sign in.' }),
     dateJoined: t.expose('dateJoined', { type: 'DateTime' }),
     lastLogin: t.expose('lastLogin', { type: 'DateTime', nullable: true }),
+    roles: t.field({
+      type: ['String'],
+      description: 'Names staff gave this user, sorted; they travel in the user’s access tokens. Staff see anyone’s, a user their own.',
+      select: { roles: { select: { role: true } } },
+      authScopes: (user, _args, context) => user.id === context.userId || { staff: true },
+      resolve: async (user, _args, context) => {
+        // `me` answers from the row read with the session, which holds no relations: read them here.
+        const rows: { role: string }[] | undefined = user.roles;
+        const roles = rows ?? (await context.prisma.userRole.findMany({ where: { userId: user.id }, select: { role: true } }));
+        return roleSet(roles.map(({ role }) => role));
+      },
+    }),
   }),
 });
 
@@ -29,6 +42,7 @@ const UserFilter = builder.inputType('UserFilter', {
     search: t.string({ description: 'Case-insensitive substring of the email, first or last name.' }),
     isStaff: t.boolean(),
     isActive: t.boolean(),
+    role: t.string({ description: 'Users who have this role.' }),
   }),
 });
 
@@ -64,11 +78,23 @@ function searchText(filter: UserFilterInput | null | undefined): string | undefi
   return search || undefined;
 }
 
+/** The filter's role, checked like a role name (so the index on it serves every filter). */
+function roleFilter(filter: UserFilterInput | null | undefined): string | undefined {
+  const role = filter?.role;
+  if (role == null) return undefined;
+  if (!ROLE_PATTERN.test(role)) {
+    throw badUserInput('filter.role must be a role name: a lower-case letter, then up to 63 lower-case letters, digits, or _ : . -');
+  }
+  return role;
+}
+
 function userWhere(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): Prisma.UserWhereInput {
   const search = searchText(filter);
+  const role = roleFilter(filter);
   return {
     isStaff: filter?.isStaff ?? undefined,
     isActive: filter?.isActive ?? undefined,
+    ...(role ? { roles: { some: { role } } } : {}),
     ...(search
       ? {
           OR: [
@@ -84,10 +110,12 @@ function userWhere(filter: UserFilterInput | null | undefined, provider: Databas
 /** `userWhere` as SQL for `countRows`: the same conditions, and LIKE patterns as Prisma's `contains` makes them. */
 function userCountConditions(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): CountCondition[] {
   const search = searchText(filter);
+  const role = roleFilter(filter);
   const like = provider === 'postgresql' ? 'ILIKE' : 'LIKE';
   return [
     ...(filter?.isStaff != null ? [['"isStaff" = ?', filter.isStaff] as CountCondition] : []),
     ...(filter?.isActive != null ? [['"isActive" = ?', filter.isActive] as CountCondition] : []),
+    ...(role ? [['"id" IN (SELECT "userId" FROM "UserRole" WHERE "role" = ?)', role] as CountCondition] : []),
     ...(search
       ? [[`("email" ${like} ? OR "firstName" ${like} ? OR "lastName" ${like} ?)`, `%${search.toLowerCase()}%`, `%${search}%`, `%${search}%`] as CountCondition]
       : []),
@@ -194,6 +222,7 @@ const CreateUserInput = builder.inputType('CreateUserInput', {
     lastName: t.string(),
     isStaff: t.boolean(),
     isActive: t.boolean(),
+    roles: t.stringList({ description: `Role names (${ROLE_PATTERN.source}), at most ${MAX_ROLES}.` }),
   }),
 });
 
@@ -206,6 +235,7 @@ const UpdateUserInput = builder.inputType('UpdateUserInput', {
     lastName: t.string(),
     isStaff: t.boolean(),
     isActive: t.boolean(),
+    roles: t.stringList({ description: 'Replaces the user’s roles; they reach the user’s next access token.' }),
   }),
 });
 
