@@ -1,6 +1,7 @@
 import { Prisma } from './generated/prisma/client.ts';
 import type { Database } from './db.ts';
 import { ValidationError } from './errors.ts';
+import { longerThan, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from './limits.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { roleSet, rolesProblems } from './roles.ts';
@@ -12,8 +13,7 @@ export interface AccountDeps {
   hasher: PasswordHasher;
 }
 
-export const MAX_EMAIL_LENGTH = 254;
-export const MAX_NAME_LENGTH = 150;
+export { MAX_EMAIL_LENGTH, MAX_NAME_LENGTH };
 
 /** Every column a client may see: never the password hash. */
 export const publicUserColumns = {
@@ -46,7 +46,7 @@ export function emailProblems(email: string): string[] {
 
 export function nameProblems(name: string | null | undefined): string[] {
   if (name == null) return [];
-  return [...name].length > MAX_NAME_LENGTH ? [`Ensure this value has at most ${MAX_NAME_LENGTH} characters.`] : [];
+  return longerThan(name, MAX_NAME_LENGTH) ? [`Ensure this value has at most ${MAX_NAME_LENGTH} characters.`] : [];
 }
 
 /** Parses an id the API handed out; anything else names no user. */

@@ -1,4 +1,5 @@
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { longerThan, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from '../limits.ts';
 import { MAX_PASSWORD_BYTES, passwordTooLong } from './hasher.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -36,6 +37,27 @@ function matchingCharacters(a: string, b: string): number {
   return size + matchingCharacters(a.slice(0, i), b.slice(0, j)) + matchingCharacters(a.slice(i + size), b.slice(j + size));
 }
 
+/**
+ * An upper bound of similarity() in linear time (difflib's quick_ratio): twice the characters the
+ * two strings share, counted with multiplicity, over their total length.
+ */
+function quickSimilarity(a: string, b: string): number {
+  const total = a.length + b.length;
+  if (total === 0) return 1;
+  // By UTF-16 unit, as similarity() compares them.
+  const available = new Map<number, number>();
+  for (let j = 0; j < b.length; j += 1) available.set(b.charCodeAt(j), (available.get(b.charCodeAt(j)) ?? 0) + 1);
+  let shared = 0;
+  for (let i = 0; i < a.length; i += 1) {
+    const left = available.get(a.charCodeAt(i)) ?? 0;
+    if (left > 0) {
+      available.set(a.charCodeAt(i), left - 1);
+      shared += 1;
+    }
+  }
+  return (2 * shared) / total;
+}
+
 /** The similarity ratio of Python's difflib.SequenceMatcher, which Django's validator uses. */
 export function similarity(a: string, b: string): number {
   const total = a.length + b.length;
@@ -48,7 +70,9 @@ function tooSimilar(password: string, value: string): boolean {
   return parts.some((part) => {
     // As Django: a short attribute cannot make a much longer password weak.
     if (lowered.length >= 10 * part.length && part.length < (MAX_SIMILARITY / 2) * lowered.length) return false;
-    return similarity(lowered, part) >= MAX_SIMILARITY;
+    // The exact ratio is quadratic; the linear bound settles most parts, all those of very
+    // different lengths among them.
+    return quickSimilarity(lowered, part) >= MAX_SIMILARITY && similarity(lowered, part) >= MAX_SIMILARITY;
   });
 }
 
@@ -67,15 +91,16 @@ export function passwordProblems(password: string, context: PasswordContext = {}
   if (commonPasswords.has(password.trim().toLowerCase())) {
     problems.push('This password is too common.');
   }
-  // The similarity check is quadratic; an over-long password has already failed anyway.
+  // The similarity check costs the product of the lengths, so it looks only at values within their
+  // limits: an over-long password or attribute has failed its own rule already.
   if (passwordTooLong(password)) return problems;
-  const attributes: [string, string | null | undefined][] = [
-    ['email address', context.email],
-    ['first name', context.firstName],
-    ['last name', context.lastName],
+  const attributes: [string, string | null | undefined, number][] = [
+    ['email address', context.email, MAX_EMAIL_LENGTH],
+    ['first name', context.firstName, MAX_NAME_LENGTH],
+    ['last name', context.lastName, MAX_NAME_LENGTH],
   ];
-  for (const [label, value] of attributes) {
-    if (value && tooSimilar(password, value)) {
+  for (const [label, value, limit] of attributes) {
+    if (value && !longerThan(value, limit) && tooSimilar(password, value)) {
       problems.push(`The password is too similar to the ${label}.`);
     }
   }
