@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from './db.ts';
+import { truncate } from './text.ts';
 
 export const AUTH_EVENT_KINDS = [
   'REGISTERED',
@@ -49,7 +50,8 @@ export class AuditLog {
           kind: event.kind,
           userId: event.userId ?? null,
           actorId: event.actorId ?? null,
-          email: event.email?.slice(0, MAX_EMAIL_LENGTH) ?? null,
+          // A cut through a surrogate pair would leave text no database stores.
+          email: event.email == null ? null : truncate(event.email, MAX_EMAIL_LENGTH),
           ipAddress: event.ipAddress ?? null,
           userAgent: event.userAgent ?? null,
         },
