@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { PothosValidationError } from '@pothos/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
@@ -22,6 +21,7 @@ import { PrismaSessionStore } from './sessionStore.ts';
 import { publicKeySet } from './signingKeys.ts';
 import { TokenService } from './tokens.ts';
 import { trustedDocumentsPlugins } from './trustedDocumentsPlugin.ts';
+import { corsMiddleware, useBadRequestOnMalformedParameters, useCsrfRule } from './transport.ts';
 import { pruneExpired } from './userSessions.ts';
 
 export const MAX_BODY_BYTES = 100 * 1024;
@@ -96,13 +96,15 @@ function createYogaServer(services: Services) {
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     batching: false,
-    cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST'] } : false,
+    // CORS is answered before Yoga (corsMiddleware), for listed origins only.
+    cors: false,
     maskedErrors: { maskError },
     logging: yogaLogger(logger),
     // `documentId` names a trusted document (TRUSTED_DOCUMENTS) in a request's body.
     extraParamNames: config.trustedDocuments ? ['documentId'] : [],
     plugins: [
-      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useCsrfRule(CSRF_HEADERS),
+      useBadRequestOnMalformedParameters(),
       ...(config.trustedDocuments
         ? trustedDocumentsPlugins<ServerContext>(config.trustedDocuments, async ({ req, res }) =>
             (await (await createContext(services, req, res)).viewer())?.isStaff === true,
@@ -239,6 +241,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   app.use(
     yoga.graphqlEndpoint,
+    corsMiddleware(config.corsOrigins),
     // Buffered with a size cap (chunked bodies included); Yoga parses and reports malformed JSON.
     express.raw({ type: () => true, limit: MAX_BODY_BYTES }),
     session({

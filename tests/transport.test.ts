@@ -234,3 +234,170 @@ describe('unexpected failures', () => {
     }
   });
 });
+
+describe('malformed GET parameters', () => {
+  const query = encodeURIComponent('{ me { id } }');
+
+  it.each([
+    ['variables', `variables=${encodeURIComponent('{bad')}`],
+    ['extensions', `variables=${encodeURIComponent('{}')}&extensions=${encodeURIComponent('{"persistedQuery":')}`],
+  ])('answer 400 BAD_REQUEST naming the %s parameter, logged below error level', async (name, parameters) => {
+    const { lines, logger } = capturingLogger('info');
+    const logged = await startTestApp({ LOG_LEVEL: 'info' }, { logger });
+    try {
+      const response = await fetch(`${logged.url}/graphql?query=${query}&${parameters}`, {
+        headers: { accept: 'application/json', 'graphql-require-preflight': '1' },
+      });
+      expect(response.status).toBe(400);
+      const body = await response.json();
+      expect(body.errors).toHaveLength(1);
+      expect(body.errors[0].message).toMatch(new RegExp(`^The ${name} parameter is not valid JSON: `));
+      expect(body.errors[0].extensions).toMatchObject({ code: 'BAD_REQUEST' });
+      expect(JSON.stringify(body)).not.toMatch(/stack|at .*\.js/);
+      const entries = lines.map((line) => JSON.parse(line));
+      expect(entries.filter((entry) => entry.level >= 40)).toEqual([]);
+      expect(entries).toContainEqual(expect.objectContaining({ msg: 'request', method: 'GET', status: 400 }));
+    } finally {
+      await logged.stop();
+    }
+  });
+
+  it('answer 400 in a form POST too', async () => {
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-yoga-csrf': '1' },
+      body: `query=${query}&variables=${encodeURIComponent('{bad')}`,
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).errors[0]).toMatchObject({ extensions: { code: 'BAD_REQUEST' } });
+  });
+
+  it('while well-formed variables still work over GET', async () => {
+    const withVariables = encodeURIComponent('query($n: Int) { users(first: $n) { totalCount } }');
+    const response = await fetch(`${app.url}/graphql?query=${withVariables}&variables=${encodeURIComponent('{"n":1}')}`, {
+      headers: { accept: 'application/json', 'graphql-require-preflight': '1' },
+    });
+    expect(response.status).toBe(200);
+    expect((await response.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('CSRF by content type', () => {
+  const logout = 'mutation { logout { message } }';
+  const bodies: [string, string | undefined, BodyInit][] = [
+    ['application/graphql', 'application/graphql', logout],
+    ['application/graphql; charset=utf-8', 'application/graphql; charset=utf-8', logout],
+    ['text/plain', 'text/plain', JSON.stringify({ query: logout })],
+    ['multipart/form-data', 'multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: logout })}\r\n--x--\r\n`],
+    ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded', `query=${encodeURIComponent(logout)}`],
+    ['a list that starts with JSON', 'application/json, text/plain', JSON.stringify({ query: logout })],
+    ['no content type', undefined, new TextEncoder().encode(JSON.stringify({ query: logout }))],
+  ];
+
+  it.each(bodies)('refuses a POST of %s with the session cookie and no CSRF header, and runs nothing', async (_name, contentType, body) => {
+    const client = await app.signedIn({ email: `csrf-${Math.random().toString(36).slice(2)}@example.com` });
+    const response = await client.fetch('/graphql', { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
+    expect(response.status).toBe(403);
+    expect((await response.json()).errors[0].message).toMatch(/must carry one of these headers: x-graphql-yoga-csrf, apollo-require-preflight/);
+    expect((await client.request(MeEmail)).data?.me).not.toBeNull();
+  });
+
+  it('runs application/graphql when it carries a CSRF header', async () => {
+    const client = await app.signedIn({ email: 'csrf-graphql-header@example.com' });
+    const response = await client.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/graphql', 'apollo-require-preflight': 'true' },
+      body: logout,
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { logout: { message: 'Successfully logged out' } } });
+    expect((await client.request(MeEmail)).data?.me).toBeNull();
+  });
+
+  it.each(['application/json', 'application/json; charset=utf-8'])('runs %s without one', async (contentType) => {
+    const client = await app.signedIn({ email: `csrf-json-${contentType.length}-${contentType.charCodeAt(0)}@example.com` });
+    const response = await client.fetch('/graphql', { method: 'POST', headers: { 'content-type': contentType }, body: JSON.stringify({ query: logout }) });
+    expect(response.status).toBe(200);
+    expect((await client.request(MeEmail)).data?.me).toBeNull();
+  });
+});
+
+describe('CORS with several origins', () => {
+  const LISTED = ['https://app.example.com', 'http://127.0.0.1:5173'];
+  let cors: TestApp;
+  beforeAll(async () => {
+    cors = await startTestApp({ CORS_ORIGINS: LISTED.join(',') });
+  });
+  afterAll(() => cors?.stop());
+
+  const corsHeaders = (response: Response) => [...response.headers.keys()].filter((name) => name.startsWith('access-control-'));
+  const vary = (response: Response) => (response.headers.get('vary') ?? '').split(',').map((value) => value.trim().toLowerCase());
+
+  function preflight(url: string, origin: string) {
+    return fetch(`${url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+  }
+  function query(url: string, origin?: string) {
+    return fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+  }
+
+  it.each(LISTED)('answers %s with its own origin and credentials, on the preflight and the request', async (origin) => {
+    const before = await preflight(cors.url, origin);
+    expect(before.status).toBe(204);
+    expect(before.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(before.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(before.headers.get('access-control-allow-methods')).toBe('GET, POST');
+    expect(before.headers.get('access-control-allow-headers')).toBe('content-type');
+    expect(vary(before)).toContain('origin');
+    const response = await query(cors.url, origin);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(vary(response)).toContain('origin');
+  });
+
+  it.each(['https://evil.example.com', 'null', 'https://app.example.com.evil.example', 'http://127.0.0.1:5174', 'HTTPS://APP.EXAMPLE.COM'])(
+    'gives %s no CORS header at all, on the preflight and the request, and says the answer varies by Origin',
+    async (origin) => {
+      const before = await preflight(cors.url, origin);
+      expect(corsHeaders(before)).toEqual([]);
+      expect(vary(before)).toContain('origin');
+      const response = await query(cors.url, origin);
+      expect(corsHeaders(response)).toEqual([]);
+      expect(vary(response)).toContain('origin');
+    },
+  );
+
+  it('says Vary: Origin on answers to requests without an Origin too', async () => {
+    const response = await query(cors.url);
+    expect(corsHeaders(response)).toEqual([]);
+    expect(vary(response)).toContain('origin');
+  });
+
+  it('with a single listed origin, answers only that one and varies by Origin', async () => {
+    const other = await preflight(app.url, 'https://evil.example.com');
+    expect(corsHeaders(other)).toEqual([]);
+    expect(vary(other)).toContain('origin');
+    const otherQuery = await query(app.url, 'https://evil.example.com');
+    expect(corsHeaders(otherQuery)).toEqual([]);
+    const listed = await query(app.url, 'http://allowed.test');
+    expect(listed.headers.get('access-control-allow-origin')).toBe('http://allowed.test');
+    expect(vary(listed)).toContain('origin');
+  });
+
+  it('without CORS_ORIGINS, answers no origin', async () => {
+    const plain = await startTestApp();
+    try {
+      expect(corsHeaders(await preflight(plain.url, 'https://app.example.com'))).toEqual([]);
+      expect(corsHeaders(await query(plain.url, 'https://app.example.com'))).toEqual([]);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
