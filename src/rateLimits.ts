@@ -45,7 +45,11 @@ export interface Subject {
 interface Policy {
   /** Spent by every attempt, before it runs. */
   attempts: LimitName[];
-  /** Spent by an attempt that fails with one of `failsWith`; while one is used up, attempts are refused unrun. */
+  /**
+   * Reserved by every attempt before it runs, kept when it fails with one of `failsWith`, given
+   * back otherwise; while one is used up (by failures and attempts still running), attempts are
+   * refused unrun.
+   */
   failures: LimitName[];
   failsWith: (abstract new (...args: never[]) => Error)[];
   /** Forgotten after a success, so a user's own typos do not pile up. */
@@ -140,6 +144,13 @@ function retryAfter(res: RateLimiterRes): number {
  * refuses, before any password is checked, once a limit is used up. Blocks last as long as the
  * limit's window: nobody can be locked out for longer than that by someone else's failures.
  */
+interface Counter {
+  name: LimitName;
+  limiter: RateLimiterAbstract;
+  rate: Rate;
+  key: string;
+}
+
 export class RateLimits {
   private readonly limiters: Map<LimitName, { limiter: RateLimiterAbstract; rate: Rate }>;
 
@@ -159,32 +170,63 @@ export class RateLimits {
     const keyed = (names: LimitName[]) =>
       names.flatMap((name) => {
         const key = keyFor(name, subject);
-        return key === null ? [] : [{ ...this.limiters.get(name)!, key }];
+        return key === null ? [] : [{ name, ...this.limiters.get(name)!, key }];
       });
 
-    for (const { limiter, rate, key } of keyed(policy.failures)) {
-      const used = await limiter.get(key);
-      if (used && used.consumedPoints >= rate.points) throw new RateLimitedError(retryAfter(used), operation, subject);
-    }
-    for (const { limiter, key } of keyed(policy.attempts)) {
-      try {
-        await limiter.consume(key);
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) throw new RateLimitedError(retryAfter(rejection), operation, subject);
-        throw rejection;
-      }
-    }
-
+    // A point of every failure limit is reserved before the attempt runs, in one atomic step per
+    // counter, so that attempts running at the same time cannot all read the same count and all
+    // get past it: at most `points` attempts are ever checked. A failure keeps its point; any
+    // other outcome gives it back.
+    const failures = keyed(policy.failures);
+    await this.spend(operation, subject, failures);
     try {
-      const result = await run();
-      await Promise.all(keyed(policy.clearOnSuccess).map(({ limiter, key }) => limiter.delete(key)));
-      return result;
+      await this.spend(operation, subject, keyed(policy.attempts));
     } catch (error) {
-      if (policy.failsWith.some((failure) => error instanceof failure)) {
-        // Counting past the limit is expected here; the next attempt is the one refused.
-        await Promise.all(keyed(policy.failures).map(({ limiter, key }) => limiter.penalty(key)));
-      }
+      await this.giveBack(failures);
       throw error;
     }
+
+    let result: T;
+    try {
+      result = await run();
+    } catch (error) {
+      if (!policy.failsWith.some((failure) => error instanceof failure)) await this.giveBack(failures);
+      throw error;
+    }
+    const cleared = new Set(policy.clearOnSuccess);
+    await Promise.all([
+      ...keyed(policy.clearOnSuccess).map(({ limiter, key }) => limiter.delete(key)),
+      this.giveBack(failures.filter(({ name }) => !cleared.has(name))),
+    ]);
+    return result;
+  }
+
+  /** Consumes a point of each counter, or none: a refusal gives back what it took. */
+  private async spend(operation: Operation, subject: Subject, counters: Counter[]): Promise<void> {
+    const outcomes = await Promise.allSettled(counters.map(({ limiter, key }) => limiter.consume(key)));
+    const refused = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' && outcome.reason instanceof RateLimiterRes ? [outcome.reason] : [],
+    );
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected' && !(outcome.reason instanceof RateLimiterRes));
+    if (refused.length === 0 && !failed) return;
+    // A refused consume counted its point too; a store that failed may not have, so it keeps it.
+    await this.giveBack(counters.filter((_, i) => outcomes[i]!.status === 'fulfilled' || outcomes[i]!.reason instanceof RateLimiterRes));
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const longest = refused.reduce((a, b) => (b.msBeforeNext > a.msBeforeNext ? b : a));
+    throw new RateLimitedError(retryAfter(longest), operation, subject);
+  }
+
+  /**
+   * Returns a reserved point. Never throws: the attempt's own outcome matters more, and a point
+   * the store failed to take back stays spent until the window ends, on the safe side.
+   */
+  private async giveBack(counters: Counter[]): Promise<void> {
+    await Promise.all(
+      counters.map(async ({ limiter, key }) => {
+        const res = await limiter.reward(key);
+        // The window ended while the attempt ran: a fresh counter below zero would be a free attempt.
+        if (res.consumedPoints < 0) await limiter.delete(key);
+      }).map((returned) => returned.catch(() => undefined)),
+    );
   }
 }

@@ -84,6 +84,9 @@ beforeAll(async () => {
     WEB_CONCURRENCY: '2',
     RATE_LIMITS: 'on',
     TRUST_PROXY: '1',
+    // As behind a proxy with many clients: only the failure limits hold back parallel guesses.
+    RATE_LIMIT_IP_ATTEMPTS: '1000/60',
+    HASH_QUEUE_MAX_WAIT_SECONDS: '600',
     LOG_LEVEL: 'debug',
   });
   await workerPids(2);
@@ -125,6 +128,28 @@ describe('WEB_CONCURRENCY=2', () => {
       const { body } = await send(ClusterLogin, { input: { email, password: TEST_PASSWORD } }, address).response;
       expect(body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
     }
+  });
+
+  it('checks no more passwords than the limits allow when 50 guesses for one email arrive at once on both workers', { timeout: 90_000 }, async () => {
+    const email = 'cluster-parallel@example.com';
+    await register(email);
+    const from = server.logs.length;
+    const guess = (i: number, ip: string) =>
+      send(ClusterLogin, { input: { email, password: `wrong password ${i}` } }, { 'x-forwarded-for': ip }).response.then(
+        ({ body }) => body.data?.login.__typename ?? body.errors?.[0]?.extensions?.code,
+      );
+    const tally = (answers: unknown[]) => ({
+      checked: answers.filter((answer) => answer === 'InvalidCredentialsError').length,
+      refused: answers.filter((answer) => answer === 'RATE_LIMITED').length,
+    });
+
+    // One address: 5 failures per email and address.
+    const oneAddress = await Promise.all(Array.from({ length: 50 }, (_, i) => guess(i, '203.0.113.88')));
+    expect(tally(oneAddress)).toEqual({ checked: 5, refused: 45 });
+    // Many addresses: 20 failures per email in all (5 of them spent above).
+    const many = await Promise.all(Array.from({ length: 50 }, (_, i) => guess(i, `198.51.100.${i + 1}`)));
+    expect(tally(many)).toEqual({ checked: 15, refused: 35 });
+    expect(servingPids(from).size).toBe(2);
   });
 
   it('replaces a worker that dies and goes on serving', async () => {

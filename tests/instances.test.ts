@@ -181,6 +181,9 @@ const TITLE = 'two server processes sharing one PostgreSQL';
         BCRYPT_COST: '10',
         RATE_LIMITS: 'on',
         TRUST_PROXY: '1',
+        // As behind a proxy with many clients: only the failure limits hold back parallel guesses.
+        RATE_LIMIT_IP_ATTEMPTS: '1000/60',
+        HASH_QUEUE_MAX_WAIT_SECONDS: '600',
         DATA_DIR: dataDir(name),
       });
       // Both at once, as a deploy would: each runs `prisma migrate deploy` (advisory-locked) first.
@@ -305,6 +308,27 @@ const TITLE = 'two server processes sharing one PostgreSQL';
 
       // The limit is this email from this address: the owner elsewhere still signs in, on either instance.
       await new TestClient(b.url, { 'x-forwarded-for': '203.0.113.46' }).login(email, TEST_PASSWORD);
+    });
+
+    it('50 guesses for one email sent at once over both check no more passwords than the limits allow', { timeout: 90_000 }, async () => {
+      const { email } = await registerUser(a, 'parallel');
+      const guess = (i: number, ip: string) =>
+        new TestClient(i % 2 === 0 ? a.url : b.url, { 'x-forwarded-for': ip })
+          .request(InstancesLogin, { input: { email, password: `wrong-${i}` } })
+          .then((result) => result.data?.login.__typename ?? result.errors?.[0]?.extensions?.code);
+      const tally = (answers: unknown[]) => ({
+        checked: answers.filter((answer) => answer === 'InvalidCredentialsError').length,
+        refused: answers.filter((answer) => answer === 'RATE_LIMITED').length,
+      });
+
+      // One address: 5 failures per email and address.
+      const oneAddress = await Promise.all(Array.from({ length: 50 }, (_, i) => guess(i, '203.0.113.47')));
+      expect(tally(oneAddress)).toEqual({ checked: 5, refused: 45 });
+      // Many addresses: 20 failures per email in all (5 of them spent above).
+      const many = await Promise.all(Array.from({ length: 50 }, (_, i) => guess(i, nextAddress())));
+      expect(tally(many)).toEqual({ checked: 15, refused: 35 });
+      const { rows } = await db.query('SELECT count(*)::int AS count FROM "AuthEvent" WHERE "kind" = $1 AND "email" = $2', ['LOGIN_FAILED', email]);
+      expect(rows[0]).toEqual({ count: 20 });
     });
 
     it(`${CONCURRENT_REGISTRATIONS} concurrent registrations of one email over both give exactly one user`, { timeout: 60_000 }, async () => {

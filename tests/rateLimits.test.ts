@@ -202,6 +202,66 @@ describe('other guarded operations', () => {
   });
 });
 
+describe('guesses sent at once', () => {
+  // Behind a proxy with many clients the per-address attempt limit is high; only the failure
+  // limits stand between an attacker and the account then. Each attempt reserves its point before
+  // the password check, so parallel attempts cannot all read the same count and pass together.
+  const GUESSES = 50;
+  const parallel = { RATE_LIMIT_IP_ATTEMPTS: '1000/60', HASH_QUEUE_MAX_WAIT_SECONDS: '600' };
+
+  async function guessAtOnce(email: string, ipFor: (i: number) => string) {
+    const before = app.services.hasher.operations;
+    const answers = await Promise.all(Array.from({ length: GUESSES }, (_, i) => login(ipFor(i), email, `${WRONG}-${i}`)));
+    return { checked: app.services.hasher.operations - before, answers };
+  }
+
+  function count(answers: string[]) {
+    return { failed: answers.filter((a) => a === 'InvalidCredentialsError').length, refused: answers.filter((a) => a === 'RATE_LIMITED').length };
+  }
+
+  it(`checks 5 of ${GUESSES} wrong passwords for one email sent at once from one address`, { timeout: 60_000 }, async () => {
+    await start(parallel);
+    await app.createUser({ email: 'parallel-one@example.com' });
+    const { checked, answers } = await guessAtOnce('parallel-one@example.com', () => '198.51.100.70');
+    expect(count(answers)).toEqual({ failed: 5, refused: GUESSES - 5 });
+    expect(checked).toBe(5);
+    const failedEvents = await app.services.prisma.authEvent.count({ where: { kind: 'LOGIN_FAILED', email: 'parallel-one@example.com' } });
+    expect(failedEvents).toBe(5);
+  });
+
+  it(`checks 20 of ${GUESSES} wrong passwords for one email sent at once from 5 and from ${GUESSES} addresses`, { timeout: 60_000 }, async () => {
+    await start(parallel);
+    await app.createUser({ email: 'parallel-five@example.com' });
+    await app.createUser({ email: 'parallel-many@example.com' });
+    const five = await guessAtOnce('parallel-five@example.com', (i) => `198.51.100.${80 + (i % 5)}`);
+    expect(count(five.answers)).toEqual({ failed: 20, refused: GUESSES - 20 });
+    expect(five.checked).toBe(20);
+    const many = await guessAtOnce('parallel-many@example.com', (i) => `198.51.101.${i + 1}`);
+    expect(count(many.answers)).toEqual({ failed: 20, refused: GUESSES - 20 });
+    expect(many.checked).toBe(20);
+  });
+
+  it('gives back the reservation of an attempt that does not fail', async () => {
+    // Successes neither count as failures per address nor clear them: each gives its point back.
+    await start({ RATE_LIMIT_IP_FAILURES: '3/3600' });
+    await app.createUser({ email: 'ivan@example.com' });
+    for (let i = 0; i < 6; i += 1) expect(await login('203.0.113.70', 'ivan@example.com', TEST_PASSWORD)).toBe('User');
+    for (let i = 0; i < 3; i += 1) expect(await login('203.0.113.70', `nobody-ivan${i}@example.com`, WRONG)).toBe('InvalidCredentialsError');
+    expect(await login('203.0.113.70', 'ivan@example.com', TEST_PASSWORD)).toBe('RATE_LIMITED');
+  });
+
+  it('gives back the reservations of an attempt refused by another limit', async () => {
+    // Refused by the attempt limit: the failure limits are not spent by attempts that never ran.
+    await start({ RATE_LIMIT_IP_ATTEMPTS: '2/3600', RATE_LIMIT_EMAIL_FAILURES: '2/3600' });
+    await app.createUser({ email: 'judy@example.com' });
+    expect(await login('203.0.113.71', 'judy@example.com', WRONG)).toBe('InvalidCredentialsError');
+    expect(await login('203.0.113.71', 'judy@example.com', TEST_PASSWORD)).toBe('User');
+    for (let i = 0; i < 3; i += 1) expect(await login('203.0.113.71', 'judy@example.com', WRONG)).toBe('RATE_LIMITED');
+    expect(await login('203.0.113.72', 'judy@example.com', WRONG)).toBe('InvalidCredentialsError');
+    expect(await login('203.0.113.72', 'judy@example.com', TEST_PASSWORD)).toBe('User');
+  });
+});
+
 describe('RATE_LIMITS=off', () => {
   it('lets every attempt through (for load tests)', async () => {
     await start({ RATE_LIMITS: 'off' });
