@@ -56,6 +56,8 @@ export interface Config {
   webConcurrency: number;
   /** TRUSTED_DOCUMENTS: the only documents that run (staff excepted), by hash; null runs any document. */
   trustedDocuments: TrustedDocuments | null;
+  /** How long a start waits for another process to let go of the database when migrations are pending. */
+  migrationLockWaitSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,8 @@ const MIN_SECRET_LENGTH = 32;
 /** Password hashing threads of the whole service when HASH_WORKERS is not set. */
 const DEFAULT_HASH_THREADS = 2;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** How long a start waits, by default, for another process to let go of the database. */
+export const DEFAULT_MIGRATION_LOCK_WAIT_SECONDS = 120;
 
 type Env = Record<string, string | undefined>;
 
@@ -260,5 +264,6 @@ export function loadConfig(env: Env = process.env): Config {
     hashQueueMaxWaitMs: integer(env, 'HASH_QUEUE_MAX_WAIT_SECONDS', 10, 1, 600) * 1000,
     webConcurrency,
     trustedDocuments: trustedDocuments(env),
+    migrationLockWaitSeconds: integer(env, 'MIGRATION_LOCK_WAIT_SECONDS', DEFAULT_MIGRATION_LOCK_WAIT_SECONDS, 0, 3600),
   };
 }

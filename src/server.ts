@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { DatabaseError, ensureDatabaseFolder } from './db.ts';
-import { applyMigrations, MigrationError } from './migrate.ts';
+import { applyMigrations, MigrationError, type MigrateOptions } from './migrate.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     // With WEB_CONCURRENCY > 1 the primary process has applied them before forking this worker.
     if (cluster.isPrimary) {
       ensureDatabaseFolder(config.databaseUrl);
-      await applyMigrations(config.databaseUrl);
+      await applyMigrations(config.databaseUrl, migrateOptions(config, logger));
     }
     built = await createApp(config, { logger });
   } catch (error) {
@@ -99,6 +99,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+function migrateOptions(config: Config, logger: Logger): MigrateOptions {
+  return { lockWaitSeconds: config.migrationLockWaitSeconds, onWait: (message) => logger.warn(message) };
+}
+
 function address(config: Config): string {
   return `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/graphql`;
 }
@@ -112,7 +116,7 @@ function address(config: Config): string {
 async function primary(config: Config, logger: Logger): Promise<void> {
   try {
     ensureDatabaseFolder(config.databaseUrl);
-    await applyMigrations(config.databaseUrl);
+    await applyMigrations(config.databaseUrl, migrateOptions(config, logger));
   } catch (error) {
     const expected = error instanceof MigrationError || error instanceof DatabaseError;
     logger.fatal(expected ? `cannot start: ${(error as Error).message}` : { err: error }, 'cannot start');
