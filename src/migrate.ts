@@ -6,7 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { databaseProvider, DEFAULT_MIGRATION_LOCK_WAIT_SECONDS } from './config.ts';
 import { sqliteFile } from './db.ts';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The folder with package.json above this module: src/ in development, a build folder under dist-builds/ in production. */
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(import.meta.url);
 const prismaCli = require.resolve('prisma/build/index.js');
 const unrefLongTimers = path.join(projectRoot, 'prisma', 'unrefLongTimers.cjs');

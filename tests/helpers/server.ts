@@ -23,6 +23,8 @@ export interface RunningServer {
   logs: Array<{ msg?: string; level?: number; [field: string]: unknown }>;
   stderr(): string;
   exited: Promise<Exit>;
+  /** Started as a process group of its own (a command such as `npm start`). */
+  processGroup?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -102,11 +104,16 @@ async function healthy(url: string): Promise<boolean> {
 export class ServerProcesses {
   private readonly started: RunningServer[] = [];
 
-  /** Starts a server on a free loopback port and waits (bounded) until /health answers ok. */
-  async start(env: Record<string, string>): Promise<RunningServer> {
+  /**
+   * Starts a server on a free loopback port and waits (bounded) until /health answers ok. `command`
+   * (e.g. `npm start`) runs instead of the built server, in `cwd`, as a process group of its own.
+   */
+  async start(env: Record<string, string>, options: { cwd?: string; command?: string[] } = {}): Promise<RunningServer> {
     const port = await freePort();
-    const child = spawn(process.execPath, startArguments(), {
-      cwd: PROJECT_ROOT,
+    const [file, ...args] = options.command ?? [process.execPath, ...startArguments()];
+    const child = spawn(file!, args, {
+      cwd: options.cwd ?? PROJECT_ROOT,
+      detached: options.command !== undefined,
       env: {
         ...process.env,
         NODE_ENV: 'development',
@@ -138,7 +145,7 @@ export class ServerProcesses {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const url = `http://127.0.0.1:${port}`;
-    const server: RunningServer = { child, port, url, logs, stderr: () => stderr, exited };
+    const server: RunningServer = { child, port, url, logs, stderr: () => stderr, exited, processGroup: options.command !== undefined };
     this.started.push(server);
 
     let gone = false;
@@ -174,7 +181,11 @@ export class ServerProcesses {
   /** Kills every server still running and waits (bounded) for them to be gone. */
   async killAll(): Promise<void> {
     const alive = this.started.filter(running);
-    for (const server of alive) server.child.kill('SIGKILL');
+    for (const server of alive) {
+      // A command's whole process group (npm and the server it starts), or just the server.
+      if (server.processGroup) process.kill(-server.child.pid!, 'SIGKILL');
+      else server.child.kill('SIGKILL');
+    }
     await within(Promise.all(alive.map((server) => server.exited)), EXIT_TIMEOUT_MS, 'servers exiting after SIGKILL').catch(
       () => undefined,
     );
