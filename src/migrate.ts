@@ -126,7 +126,10 @@ function sqliteRows(databaseUrl: string): MigrationRow[] | 'busy' {
     const { code, message } = error as { code?: string; message: string };
     if (/no such table/.test(message)) return [];
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'busy';
-    throw new MigrationError(`Could not read the migrations of ${where(databaseUrl)}: ${message} (${code ?? 'no code'}).`);
+    throw new MigrationError(
+      `Could not read the migrations of ${where(databaseUrl)}: ${message} (${code ?? 'no code'}). ` +
+        'Check that DATABASE_URL names this service\'s SQLite file and that this user can read and write it.',
+    );
   } finally {
     connection?.close();
   }

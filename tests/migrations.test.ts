@@ -223,4 +223,17 @@ describe('a database that cannot be reached', () => {
     );
     expect(outcome.stderr).not.toContain('secret');
   });
+
+  it('is named, with what to check, when the SQLite file is not a database', { timeout: 60_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-migrations-'));
+    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'app.db');
+    fs.writeFileSync(file, 'not a database, but long enough to be read as one '.repeat(20));
+    const outcome = await createAdmin({ DATABASE_URL: `file:${file}`, DATA_DIR: dir }, 'nobody@example.com');
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr).toBe(
+      `create-admin failed: Could not read the migrations of the database file ${file}: file is not a database (SQLITE_NOTADB). ` +
+        "Check that DATABASE_URL names this service's SQLite file and that this user can read and write it.\n",
+    );
+  });
 });
