@@ -46,11 +46,12 @@ interface Outcome {
   ms: number;
 }
 
-/** `npm run create-admin` exactly as the README has an operator run it. */
-function createAdmin(env: Record<string, string>, email: string): Promise<Outcome> {
+/** `npm run create-admin` exactly as the README has an operator run it; `stderr()` while it runs. */
+function createAdmin(env: Record<string, string>, email: string): Promise<Outcome> & { stderr(): string } {
   const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
+  let child!: ReturnType<typeof execFile>;
+  const outcome = new Promise<Outcome>((resolve) => {
+    child = execFile(
       'npm',
       ['run', '--silent', 'create-admin', '--', '--email', email, '--password', 'a-long-admin-passphrase'],
       { cwd: PROJECT_ROOT, env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', BCRYPT_COST: '10', ...env }, timeout: 120_000 },
@@ -58,6 +59,9 @@ function createAdmin(env: Record<string, string>, email: string): Promise<Outcom
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr, ms: Date.now() - started }),
     );
   });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer | string) => (stderr += chunk.toString()));
+  return Object.assign(outcome, { stderr: () => stderr });
 }
 
 /** A migrated database (a copy of the suite's template), as a running service has. */
@@ -182,7 +186,9 @@ const openSqlite = createRequire(import.meta.url)('better-sqlite3') as new (file
     const holder = new openSqlite(env.DATABASE_URL.slice('file:'.length));
     holder.exec('BEGIN EXCLUSIVE');
     const running = createAdmin(env, 'patient-admin@example.com');
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // Held until create-admin says it waits (bounded by the test's timeout), then let go.
+    while (!/is locked by another process/.test(running.stderr())) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     holder.exec('ROLLBACK');
     holder.close();
     const outcome = await running;
