@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { digest, randomToken } from '../src/opaqueTokens.ts';
 import { startTestApp, TEST_PASSWORD, type GraphQLResponse, type TestApp, type TestClient } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
 import { probeHealth } from './helpers/probe.ts';
@@ -99,6 +100,29 @@ describe('a request with over-long text answers at once and does not hold up the
     expect(result.data?.changePassword).toMatchObject({
       __typename: 'ValidationError',
       fieldErrors: [{ field: 'newPassword', messages: ['This password is too long. It must be at most 72 bytes.'] }],
+    });
+  });
+
+  it('resetPassword to a 95 KB password', async () => {
+    const { id: userId } = await app.createUser({ email: 'reset-long@example.com' });
+    const token = randomToken();
+    await app.services.prisma.passwordResetToken.create({ data: { id: digest(token), userId, expiresAt: new Date(Date.now() + 60_000) } });
+    const result = await expectQuick(() => app.client().request(InputResetPassword, { input: { token, newPassword: long } }));
+    expect(result.data?.resetPassword).toMatchObject({
+      __typename: 'ValidationError',
+      fieldErrors: [{ field: 'newPassword', messages: ['This password is too long. It must be at most 72 bytes.'] }],
+    });
+  });
+
+  it('updateMe with 95,000-character names', async () => {
+    const client = await app.signedIn({ email: 'me-long@example.com' });
+    const result = await expectQuick(() => client.request(InputUpdateMe, { input: { firstName: long, lastName: `${long.slice(0, 4000)}` } }));
+    expect(result.data?.updateMe).toMatchObject({
+      __typename: 'ValidationError',
+      fieldErrors: [
+        { field: 'firstName', messages: NAME_TOO_LONG },
+        { field: 'lastName', messages: NAME_TOO_LONG },
+      ],
     });
   });
 });
