@@ -6,7 +6,7 @@
 //   npm run bench -- --sizes 10000,100000        # scaling steps (default 10k, 100k, 1M)
 //   npm run bench -- --workers 1       # WEB_CONCURRENCY for the service (default: the environment's, else the cores)
 //   npm run bench -- --profile         # also write --cpu-prof profiles of every server (bench-results/profiles-*/)
-//   npm run bench -- --only me,users   # only these scenarios (me, user, users, login, wrong, register, mixed, scaling)
+//   npm run bench -- --only me,users   # only these scenarios (me, bearer, user, users, login, wrong, register, mixed, scaling)
 //   npm run bench -- --max-wait 0      # do not wait (default: up to 20 s, 2 min in all) for a quiet machine before each measurement
 //   npm run bench -- --node-flags='--max-old-space-size=80'   # Node flags for the service and the floor instead of npm start's
 //   npm run bench -- --database-url postgresql://user:password@localhost:5432/postgres
@@ -16,6 +16,7 @@
 // PostgreSQL databases, dropped afterwards); the load generator (autocannon) is a separate
 // process. Results: a table on stdout and bench-results/<timestamp>.json.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -23,8 +24,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import bcrypt from 'bcryptjs';
+import { decodeJwt, SignJWT } from 'jose';
 import { loadConfig } from '../../src/config.ts';
 import { applyMigrations } from '../../src/migrate.ts';
+import { secretKid } from '../../src/signingKeys.ts';
 import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
 import { alive, childPids, cpuMs, machineBusyMs, peakRssMb, resetPeakRss } from './proc.ts';
 import { buildDist } from '../build.ts';
@@ -34,6 +37,9 @@ import { ADMIN_EMAIL, BENCH_PASSWORD, seedPostgres, seedUsers, userEmail } from 
 const ROOT = PROJECT_ROOT;
 const HERE = path.join(ROOT, 'scripts', 'bench');
 const SECRET = 'bench-secret-that-is-at-least-32-characters-long';
+const JWT_SECRET = `${SECRET}-jwt`;
+/** The service signs access tokens with this Ed25519 key; JWT_SECRET also verifies (HS256), for the side-by-side bearer scenarios. */
+const SIGNING_KEY = String(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
 
 const { values: args } = parseArgs({
   options: {
@@ -112,7 +118,8 @@ function serviceEnv(dir: string, databaseUrl: string, port: number): NodeJS.Proc
     ...process.env,
     NODE_ENV: 'production',
     SESSION_SECRET: SECRET,
-    JWT_SECRET: `${SECRET}-jwt`,
+    JWT_SIGNING_KEYS: SIGNING_KEY,
+    JWT_SECRET,
     RATE_LIMITS: 'off',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
@@ -239,6 +246,8 @@ const USERS =
   'query Users($after: String) { users(first: 20, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id email firstName lastName isStaff } } } }';
 const LOGIN =
   'mutation Login($input: LoginInput!) { login(input: $input) { __typename ... on User { id email } ... on Error { message } } }';
+const OBTAIN_TOKENS =
+  'mutation ObtainTokens($input: LoginInput!) { obtainTokens(input: $input) { __typename ... on TokenPair { accessToken } ... on Error { message } } }';
 const REGISTER =
   'mutation Register($input: RegisterInput!) { register(input: $input) { __typename ... on User { id email } ... on ValidationError { fieldErrors { field messages } } } }';
 
@@ -255,6 +264,29 @@ async function login(url: string, email: string): Promise<string> {
   const { json, cookie } = await post(url, LOGIN, { input: { email, password: BENCH_PASSWORD } });
   if (json.data?.login?.__typename !== 'User' || !cookie) throw new Error(`login as ${email} failed: ${JSON.stringify(json)}`);
   return cookie;
+}
+
+/** An access token the service signed (EdDSA), for a sign-in that stays live during the run. */
+async function obtainAccessToken(url: string, email: string): Promise<string> {
+  const { json } = await post(url, OBTAIN_TOKENS, { input: { email, password: BENCH_PASSWORD } });
+  if (json.data?.obtainTokens?.__typename !== 'TokenPair') throw new Error(`obtainTokens as ${email} failed: ${JSON.stringify(json)}`);
+  return json.data.obtainTokens.accessToken;
+}
+
+/**
+ * The same sign-in's token as the service signs it with JWT_SECRET alone (HS256): same claims, the
+ * secret's kid. The service verifies both, so the two bearer scenarios differ only in the algorithm.
+ */
+async function hs256Twin(accessToken: string): Promise<string> {
+  const { sub, sid, roles, scope, iss, aud, exp } = decodeJwt(accessToken);
+  return new SignJWT({ sid, roles, scope })
+    .setProtectedHeader({ alg: 'HS256', kid: secretKid(JWT_SECRET), typ: 'JWT' })
+    .setIssuer(iss!)
+    .setAudience(aud!)
+    .setSubject(sub!)
+    .setIssuedAt()
+    .setExpirationTime(exp!)
+    .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
 /** A users cursor for another id, made from one the server handed out (its format is Pothos's). */
@@ -465,6 +497,10 @@ async function main() {
   const url = service.url;
   const adminCookie = await login(url, ADMIN_EMAIL);
   const userCookies = await Promise.all(Array.from({ length: connections }, (_, i) => login(url, userEmail(i + 1))));
+  // Obtained now, used within ACCESS_TOKEN_TTL_SECONDS (the bearer scenarios run right after `me`).
+  const eddsaTokens = await Promise.all(Array.from({ length: connections }, (_, i) => obtainAccessToken(url, userEmail(i + 1))));
+  const hs256Tokens = await Promise.all(eddsaTokens.map(hs256Twin));
+  const bearer = (tokens: string[]) => tokens.map((token) => ({ body: body(ME), headers: { authorization: `Bearer ${token}` } }));
   const firstPage = (await post(url, USERS, {}, { cookie: adminCookie })).json.data!.users;
   const page2After = firstPage.pageInfo.endCursor as string;
   const sampleId = Number(firstPage.edges.at(-1).node.id);
@@ -473,6 +509,8 @@ async function main() {
     Array.from({ length: 100 }, (_, i) => ({ body: body(LOGIN, { input: { email: userEmail(1000 + i), password } }) }));
   const scenarios: [string, string, () => LoadSpec[], number?][] = [
     ['me', '1. me (session)', () => [spec('me', url, userCookies.map((cookie) => ({ body: body(ME), headers: { cookie } })), '"me":{"id"')], undefined],
+    ['bearer', '1b. me (bearer HS256)', () => [spec('me', url, bearer(hs256Tokens), '"me":{"id"')], undefined],
+    ['bearer', '1c. me (bearer EdDSA)', () => [spec('me', url, bearer(eddsaTokens), '"me":{"id"')], undefined],
     [
       'user',
       '2. user(id) staff',
