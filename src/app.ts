@@ -168,11 +168,25 @@ export interface AppOptions {
   onQuery?: (sql: string) => void;
 }
 
+/** Which bcrypt hashes passwords, at start-up: logins cost less CPU with the native one (docs/performance.md). */
+function logHashing(logger: Logger, hasher: PasswordHasher): void {
+  const { name, version, native, fallbackReason } = hasher.implementation!;
+  const message = `password hashing: ${name} ${version} (${native ? 'native' : 'JavaScript'}), cost ${hasher.cost}, ${hasher.threads} thread(s)`;
+  if (fallbackReason) logger.warn({ bcrypt: name }, `${message}: ${fallbackReason}`);
+  else logger.info({ bcrypt: name }, message);
+}
+
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
   const prisma = await connectDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, onQuery: options.onQuery });
-  const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: config.hashWorkers, maxWaitMs: config.hashQueueMaxWaitMs });
+  const hasher = new PasswordHasher({
+    cost: config.bcryptCost,
+    threads: config.hashWorkers,
+    maxWaitMs: config.hashQueueMaxWaitMs,
+    implementation: config.bcryptImplementation,
+  });
   await hasher.warmUp();
+  logHashing(logger, hasher);
   // PostgreSQL: a small pool of the service's own for direct reads and, as several instances share
   // one PostgreSQL, for the rate-limit counters. On SQLite the counters are in this process, or in the
   // cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).

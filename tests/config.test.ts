@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       databaseUrl: `file:${path.join(dir, 'app.db')}`,
       bcryptCost: DEFAULT_BCRYPT_COST,
+      bcryptImplementation: 'auto',
       rateLimits: true,
       corsOrigins: [],
       trustProxy: false,
@@ -39,12 +40,13 @@ describe('loadConfig', () => {
       CORS_ORIGINS: 'https://a.example, https://b.example',
       TRUST_PROXY: '1',
       BCRYPT_COST: '12',
+      BCRYPT_IMPLEMENTATION: 'bcryptjs',
       RATE_LIMITS: 'off',
       PORT: '8080',
     });
     expect(config.sessionSecrets).toEqual(['new-secret', 'old-secret']);
     expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
-    expect(config).toMatchObject({ trustProxy: 1, bcryptCost: 12, rateLimits: false, port: 8080 });
+    expect(config).toMatchObject({ trustProxy: 1, bcryptCost: 12, bcryptImplementation: 'bcryptjs', rateLimits: false, port: 8080 });
   });
 
   it.each([
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
     [{ BCRYPT_COST: 'twelve' }, /BCRYPT_COST/],
     [{ PORT: '70000' }, /PORT/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ BCRYPT_IMPLEMENTATION: 'fastest' }, /BCRYPT_IMPLEMENTATION must be one of auto, native, bcryptjs, got "fastest"/],
     [{ PASSWORD_RESET_URL: 'https://app.example/reset' }, /\{token\}/],
     [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL/],
   ])('refuses %j', (env, message) => {

@@ -1,6 +1,10 @@
+import { createRequire } from 'node:module';
 import bcrypt from 'bcryptjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashQueueFullError, PasswordHasher } from '../src/passwords/hasher.ts';
+import { chooseBcrypt } from '../src/passwords/hashWorker.mjs';
+import { startTestApp, TEST_PASSWORD } from './helpers/app.ts';
+import { capturingLogger } from './helpers/logs.ts';
 import { passwordProblems, similarity } from '../src/passwords/policy.ts';
 
 describe('password policy', () => {
@@ -89,5 +93,75 @@ describe('password hasher under a flood', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.every((reason) => reason instanceof HashQueueFullError && reason.retryAfterSeconds >= 1)).toBe(true);
     expect(await hasher.verify('flood passphrase 0', (hashed[0] as PromiseFulfilledResult<string>).value)).toBe(true);
+  });
+});
+
+describe('native bcrypt beside bcryptjs', () => {
+  const native = new PasswordHasher({ cost: 10, threads: 1 });
+  const javaScript = new PasswordHasher({ cost: 10, threads: 1, implementation: 'bcryptjs' });
+  const password = 'ünïcode and a long passphrase, 42';
+  beforeAll(() => Promise.all([native.warmUp(), javaScript.warmUp()]));
+  afterAll(() => Promise.all([native.close(), javaScript.close()]));
+
+  it('uses the native bcrypt package where it loads, and bcryptjs when BCRYPT_IMPLEMENTATION=bcryptjs', () => {
+    expect(native.implementation).toEqual({ name: 'bcrypt', version: '6.0.0', native: true });
+    expect(javaScript.implementation).toEqual({ name: 'bcryptjs', version: '3.0.3', native: false });
+  });
+
+  it('each accepts the other’s hashes, as $2a$, $2b$ and $2y$, and refuses a wrong password', async () => {
+    const hashes = [await native.hash(password), await javaScript.hash(password)];
+    for (const hash of hashes) {
+      expect(hash).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+      for (const prefix of ['$2a$', '$2b$', '$2y$']) {
+        const variant = `${prefix}${hash.slice(4)}`;
+        for (const hasher of [native, javaScript]) {
+          expect(await hasher.verify(password, variant), `${hasher.implementation!.name} ${variant}`).toBe(true);
+          expect(await hasher.verify(`${password}!`, variant)).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('falls back to bcryptjs when the native package cannot load, and BCRYPT_IMPLEMENTATION=native refuses to start', () => {
+    // A binary built for another platform fails to load as a missing or incompatible one does.
+    const foreignBinary = () => createRequire(import.meta.url)('bcrypt/prebuilds/darwin-arm64/bcrypt.node');
+    const fallback = chooseBcrypt('auto', foreignBinary);
+    expect(fallback).toMatchObject({ name: 'bcryptjs', native: false, fallbackReason: expect.stringMatching(/^the bcrypt package cannot be loaded: .+/) });
+    const hash = fallback.hash(password, 4);
+    expect(chooseBcrypt('auto').verify(password, hash)).toBe(true);
+    expect(fallback.verify(password, chooseBcrypt('auto').hash(password, 4))).toBe(true);
+    expect(() => chooseBcrypt('native', foreignBinary)).toThrow(/^BCRYPT_IMPLEMENTATION=native, but the bcrypt package cannot be loaded: /);
+    expect(chooseBcrypt('native')).toMatchObject({ name: 'bcrypt', native: true });
+  });
+});
+
+describe('signing in with either implementation', () => {
+  it('logs the implementation at start-up, and each app signs in users whose hash the other made', async () => {
+    const nativeLog = capturingLogger('info');
+    const javaScriptLog = capturingLogger('info');
+    const nativeApp = await startTestApp({}, { logger: nativeLog.logger });
+    const javaScriptApp = await startTestApp({ BCRYPT_IMPLEMENTATION: 'bcryptjs' }, { logger: javaScriptLog.logger });
+    try {
+      const startUp = (lines: string[]) => lines.map((line) => JSON.parse(line)).find((entry) => /^password hashing/.test(entry.msg));
+      expect(startUp(nativeLog.lines)).toMatchObject({ level: 30, bcrypt: 'bcrypt', msg: 'password hashing: bcrypt 6.0.0 (native), cost 10, 1 thread(s)' });
+      expect(startUp(javaScriptLog.lines)).toMatchObject({
+        level: 30,
+        bcrypt: 'bcryptjs',
+        msg: 'password hashing: bcryptjs 3.0.3 (JavaScript), cost 10, 1 thread(s)',
+      });
+      for (const [from, to] of [
+        [nativeApp, javaScriptApp],
+        [javaScriptApp, nativeApp],
+      ] as const) {
+        const email = `hashed-by-${from.services.hasher.implementation!.name}@example.com`;
+        const passwordHash = await from.services.hasher.hash(TEST_PASSWORD);
+        await to.services.prisma.user.create({ data: { email, passwordHash } });
+        const signedIn = await to.client().login(email, TEST_PASSWORD);
+        expect(signedIn.headers.getSetCookie().some((cookie) => cookie.startsWith('sid='))).toBe(true);
+        await expect(to.client().login(email, `${TEST_PASSWORD}x`)).rejects.toThrow(`login failed for ${email}`);
+      }
+    } finally {
+      await Promise.all([nativeApp.stop(), javaScriptApp.stop()]);
+    }
   });
 });

@@ -459,15 +459,28 @@ async function main() {
   );
 
   // Baselines, at the start and again at the end: the better of the two counts (noise only lowers them).
-  type HashPool = { hashesPerSecond: number; msPerHash: number; cpuMsPerHash: number; peakRssMb: number };
-  const measureHashPool = async (): Promise<HashPool> => {
+  type HashPool = {
+    implementation?: { name: string; version: string; native: boolean; fallbackReason?: string };
+    hashesPerSecond: number;
+    msPerHash: number;
+    cpuMsPerHash: number;
+    peakRssMb: number;
+  };
+  /** The pool as the service runs it (BCRYPT_IMPLEMENTATION from the environment, else auto), or with another implementation. */
+  const measureHashPool = async (implementation = config.bcryptImplementation): Promise<HashPool> => {
     await quiet();
-    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(HERE, 'hashPool.ts'), String(config.bcryptCost), String(hashThreads), String(duration)], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(HERE, 'hashPool.ts'), String(config.bcryptCost), String(hashThreads), String(duration), implementation],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     const result = JSON.parse(out.trim().split('\n').at(-1)!) as HashPool;
-    console.log(`  hashing pool alone (${hashThreads} threads): ${result.hashesPerSecond.toFixed(2)} hashes/s (${result.msPerHash.toFixed(0)} ms a hash per thread)`);
+    // Commits before BCRYPT_IMPLEMENTATION report none: they hash with bcryptjs.
+    const used = result.implementation ? `${result.implementation.name} ${result.implementation.version}` : 'bcryptjs';
+    console.log(
+      `  hashing pool alone (${hashThreads} threads, ${used}): ${result.hashesPerSecond.toFixed(2)} hashes/s ` +
+        `(${result.msPerHash.toFixed(0)} ms a hash per thread, ${result.cpuMsPerHash.toFixed(1)} ms of CPU a hash)`,
+    );
     return result;
   };
   const measureFloor = async (): Promise<Measured> => {
@@ -480,6 +493,8 @@ async function main() {
   };
   console.log(`\n[baselines] ${duration} s each`);
   const hashPools = [await measureHashPool()];
+  // For comparison: the pure JavaScript fallback, which logins use where the native package cannot load.
+  const fallbackPool = config.bcryptImplementation === 'bcryptjs' ? null : await measureHashPool('bcryptjs');
   const floors = [await measureFloor()];
 
   // The service on a fresh database with 10,000 users plus one admin.
@@ -724,7 +739,7 @@ async function main() {
       quick,
     },
     seedMs,
-    baselines: { hashPool, floor, hashPoolRuns: hashPools, floorRuns: floors },
+    baselines: { hashPool, floor, hashPoolRuns: hashPools, bcryptjsHashPool: fallbackPool, floorRuns: floors },
     scenarios: measured,
     scaling,
     targets,

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { Piscina } from 'piscina';
+import type { BcryptPreference } from '../config.ts';
+import type { warmUp } from './hashWorker.mjs';
 
 const workerFile = new URL('./hashWorker.mjs', import.meta.url).href;
 
@@ -19,9 +21,14 @@ export class HashQueueFullError extends Error {
   }
 }
 
+/** The bcrypt implementation the hashing threads use. */
+export type BcryptImplementation = ReturnType<typeof warmUp>['implementation'];
+
 export interface HasherOptions {
   cost: number;
   threads: number;
+  /** Which bcrypt the threads use (see `chooseBcrypt` in hashWorker.mjs); `auto` by default. */
+  implementation?: BcryptPreference;
   /**
    * Work allowed to wait in the queue. A flood of sign-ins must not queue without bound: each
    * waiting request holds its memory (2,000 queued logins took a process from ~140 to 260 MB) and
@@ -33,30 +40,42 @@ export interface HasherOptions {
 /** Hashes and checks passwords with bcrypt on a pool of worker threads. */
 export class PasswordHasher {
   readonly cost: number;
+  /** Known once `warmUp` has run. */
+  implementation: BcryptImplementation | undefined;
   /** Hashes and checks done, for tests that must prove a check did or did not happen. */
   operations = 0;
+  readonly threads: number;
   private readonly pool: Piscina;
-  private readonly threads: number;
   private readonly maxWaitMs: number;
   private dummyHash: string | undefined;
 
-  constructor({ cost, threads, maxWaitMs = Infinity }: HasherOptions) {
+  constructor({ cost, threads, maxWaitMs = Infinity, implementation = 'auto' }: HasherOptions) {
     this.cost = cost;
     this.threads = threads;
     this.maxWaitMs = maxWaitMs;
     // The worker is plain JavaScript: without the parent's flags (`--import tsx`) each thread starts
     // faster and takes ~6 MB less memory.
-    this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, execArgv: [] });
+    this.pool = new Piscina({
+      filename: workerFile,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Infinity,
+      execArgv: [],
+      workerData: { implementation },
+    });
   }
 
-  /** Starts every thread and prepares the dummy hash, so the first logins pay no start-up cost. */
+  /**
+   * Starts every thread, learns which bcrypt they use, and prepares the dummy hash, so the first
+   * logins pay no start-up cost. Rejects when BCRYPT_IMPLEMENTATION=native and it cannot load.
+   */
   async warmUp(): Promise<void> {
     const threads = this.pool.options.maxThreads;
-    const hashes = await Promise.all(
-      Array.from({ length: threads }, () => this.hash(randomBytes(16).toString('base64url'))),
+    const results: ReturnType<typeof warmUp>[] = await Promise.all(
+      Array.from({ length: threads }, () => this.pool.run({ password: randomBytes(16).toString('base64url'), cost: this.cost }, { name: 'warmUp' })),
     );
-    this.operations -= threads;
-    this.dummyHash = hashes[0];
+    this.implementation = results[0]!.implementation;
+    this.dummyHash = results[0]!.hash;
   }
 
   async hash(password: string): Promise<string> {
