@@ -17,6 +17,7 @@ import { schema } from './schema/index.ts';
 import { createMailer } from './mail.ts';
 import { clusterLimiters, memoryLimiters, postgresLimiters, RateLimitedError, RateLimits } from './rateLimits.ts';
 import { queryLimitPlugins } from './queryLimits.ts';
+import { SecretBox } from './secondFactor/secretBox.ts';
 import { PrismaSessionStore } from './sessionStore.ts';
 import { publicKeySet } from './signingKeys.ts';
 import { TokenService } from './tokens.ts';
@@ -216,7 +217,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     directPool ? postgresLimiters(directPool) : cluster.isWorker ? clusterLimiters : memoryLimiters,
   );
   const audit = new AuditLog(prisma, logger);
-  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, directReads };
+  const secondFactors = {
+    prisma,
+    box: new SecretBox(config.totpEncryptionKeys),
+    passkeys: { prisma, webauthn: config.webauthn, decoyKey: config.totpEncryptionKeys[0]! },
+  };
+  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, directReads, secondFactors };
   const pruneTimer = setInterval(() => {
     Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs)]).catch((error) =>
       logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),

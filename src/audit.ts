@@ -18,6 +18,12 @@ export const AUTH_EVENT_KINDS = [
   'USER_UPDATED',
   'USER_DELETED',
   'RATE_LIMITED',
+  'SECOND_FACTOR_ENABLED',
+  'SECOND_FACTOR_DISABLED',
+  'SECOND_FACTOR_FAILED',
+  'RECOVERY_CODE_USED',
+  'PASSKEY_ADDED',
+  'PASSKEY_REMOVED',
 ] as const;
 
 export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];

@@ -1,12 +1,20 @@
+import { Prisma } from './generated/prisma/client.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
 
-export type Authentication = { user: PublicUser; accountId: number } | { user: null; accountId: number | null };
+export type Authentication =
+  /** The password was right and nothing more is asked: the login is recorded. */
+  | { outcome: 'signedIn'; user: PublicUser }
+  /** The password was right, and the account has a second factor to ask for. */
+  | { outcome: 'secondFactor'; userId: number }
+  /** The account id (when the email names one) is for the audit log only. */
+  | { outcome: 'failed'; accountId: number | null };
 
 /**
  * Checks an email and password. Unknown emails, wrong passwords and inactive accounts all fail
- * after one bcrypt check each, so neither the answer nor its timing tells them apart; the account
- * id comes back for the audit log only. On success it records the login and upgrades the hash
- * when the configured cost changed.
+ * after one bcrypt check each, so neither the answer nor its timing tells them apart. Whether the
+ * account has a second factor is read in the same query as the hash, so a sign-in without one
+ * costs what it always did. On success it upgrades the hash when the configured cost changed, and
+ * records the login unless a second factor is still to come.
  */
 export async function authenticate(
   services: AccountDeps,
@@ -16,16 +24,50 @@ export async function authenticate(
   const email = normalizeEmail(rawEmail);
   const account =
     email.length > 0 && email.length <= MAX_EMAIL_LENGTH
-      ? await services.prisma.user.findUnique({ where: { email }, select: { id: true, passwordHash: true, isActive: true } })
+      ? await services.prisma.user.findUnique({
+          where: { email },
+          select: { id: true, passwordHash: true, isActive: true, hasSecondFactor: true },
+        })
       : null;
   const passwordMatches = await services.hasher.verify(password, account?.passwordHash);
-  if (!account || !passwordMatches || !account.isActive) return { user: null, accountId: account?.id ?? null };
+  if (!account || !passwordMatches || !account.isActive) return { outcome: 'failed', accountId: account?.id ?? null };
 
   const passwordHash = services.hasher.needsRehash(account.passwordHash) ? await services.hasher.hash(password) : undefined;
+  if (account.hasSecondFactor) {
+    if (passwordHash) await services.prisma.user.update({ where: { id: account.id }, data: { passwordHash }, select: { id: true } });
+    return { outcome: 'secondFactor', userId: account.id };
+  }
   const user = await services.prisma.user.update({
     where: { id: account.id },
     data: { lastLogin: new Date(), passwordHash },
     select: publicUserColumns,
   });
-  return { user, accountId: user.id };
+  return { outcome: 'signedIn', user };
+}
+
+/**
+ * Records the login of a user who has just proved who they are some other way than a password
+ * alone (second factor, passkey); null when the account is gone or inactive by now.
+ */
+export async function recordLogin(services: Pick<AccountDeps, 'prisma'>, userId: number): Promise<PublicUser | null> {
+  try {
+    return await services.prisma.user.update({
+      where: { id: userId, isActive: true },
+      data: { lastLogin: new Date() },
+      select: publicUserColumns,
+    });
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return null;
+    throw error;
+  }
+}
+
+/** Whether a signed-in user's current password is this one (for changes that need it again). */
+export async function checkCurrentPassword(
+  services: AccountDeps,
+  userId: number,
+  password: string,
+): Promise<boolean> {
+  const account = await services.prisma.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
+  return services.hasher.verify(password, account?.passwordHash);
 }

@@ -63,6 +63,19 @@ export interface Config {
   trustedDocuments: TrustedDocuments | null;
   /** How long a start waits for another process to let go of the database when migrations are pending. */
   migrationLockWaitSeconds: number;
+  /** AES-256 keys for TOTP secrets at rest: the first encrypts, every one decrypts (rotation). */
+  totpEncryptionKeys: Buffer[];
+  /** The issuer authenticator apps show next to the account. */
+  totpIssuer: string;
+  webauthn: WebAuthnConfig;
+}
+
+/** The passkeys' relying party. */
+export interface WebAuthnConfig {
+  rpId: string;
+  rpName: string;
+  /** Origins whose pages may register and use passkeys (scheme, host and port). */
+  origins: string[];
 }
 
 export class ConfigError extends Error {
@@ -196,6 +209,41 @@ function claimValue(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+/** `TOTP_ENCRYPTION_KEY`: 32 random bytes each, base64 (`openssl rand -base64 32`), comma-separated. */
+function encryptionKeys(env: Env, production: boolean, dataDir: string): Buffer[] {
+  const name = 'TOTP_ENCRYPTION_KEY';
+  const values = list(env[name]);
+  if (values.length === 0) {
+    if (production) throw new ConfigError(`${name} must be set in production (32 random bytes, base64: openssl rand -base64 32)`);
+    values.push(developmentSecret(dataDir, name.toLowerCase()));
+  }
+  return values.map((value) => {
+    const key = Buffer.from(value, 'base64');
+    if (key.length !== 32) throw new ConfigError(`${name} must be 32 bytes in base64 (openssl rand -base64 32), each of them`);
+    return key;
+  });
+}
+
+function webauthnConfig(env: Env): WebAuthnConfig {
+  const origins = list(env.WEBAUTHN_ORIGINS);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(`WEBAUTHN_ORIGINS must list origins such as https://app.example.com (no path or trailing slash), got "${origin}"`);
+    }
+  }
+  return {
+    rpId: env.WEBAUTHN_RP_ID?.trim() || 'localhost',
+    rpName: env.WEBAUTHN_RP_NAME?.trim() || 'Auth API',
+    origins: origins.length > 0 ? origins : ['http://localhost:4000', 'http://localhost:3000'],
+  };
+}
+
 function databaseUrl(env: Env, dataDir: string): string {
   const url = env.DATABASE_URL?.trim() || `file:${path.join(dataDir, 'app.db')}`;
   if (!/^(file:|postgres(ql)?:\/\/)/.test(url)) {
@@ -274,5 +322,8 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency,
     trustedDocuments: trustedDocuments(env),
     migrationLockWaitSeconds: integer(env, 'MIGRATION_LOCK_WAIT_SECONDS', DEFAULT_MIGRATION_LOCK_WAIT_SECONDS, 0, 3600),
+    totpEncryptionKeys: encryptionKeys(env, production, dataDir),
+    totpIssuer: env.TOTP_ISSUER?.trim() || 'Auth API',
+    webauthn: webauthnConfig(env),
   };
 }

@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import type { Database, DirectReads } from './db.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
+import type { SignInStepDeps } from './secondFactor/signInStep.ts';
 import { RateLimitedError, type Operation, type RateLimits, type Subject } from './rateLimits.ts';
 import { sessionUser } from './sessionStore.ts';
 import type { TokenService } from './tokens.ts';
@@ -23,6 +24,8 @@ export interface Services {
   logger: Logger;
   /** Prepared reads without Prisma, for the hottest lookups (see `DirectReads`). */
   directReads: DirectReads;
+  /** TOTP secrets' encryption and the passkeys' relying party. */
+  secondFactors: SignInStepDeps;
 }
 
 export interface Viewer {
@@ -44,8 +47,11 @@ export interface Context extends Services {
   sessionUser: PublicUser | null | undefined;
   /** The signed-in user's flags, loaded once per request when a field needs them. */
   viewer: () => Promise<Viewer | null>;
-  /** Runs a rate-limited operation for this request's client IP (and user, when signed in). */
-  guard: <T>(operation: Operation, subject: Omit<Subject, 'ip' | 'userId'>, run: () => Promise<T>) => Promise<T>;
+  /**
+   * Runs a rate-limited operation for this request's client IP and the account it is about: the
+   * signed-in user unless `subject.userId` names another (a second factor answered before sign-in).
+   */
+  guard: <T>(operation: Operation, subject: Omit<Subject, 'ip'>, run: () => Promise<T>) => Promise<T>;
   /** Records an auth event with this request's address and user agent; the actor defaults to the signed-in user. */
   record: (event: AuthEventRecord) => Promise<void>;
 }
@@ -75,9 +81,9 @@ export async function createContext(services: Services, req: Request, res: Respo
   let viewer: Promise<Viewer | null> | undefined;
   const record = (event: AuthEventRecord) => services.audit.record({ actorId: userId, ...clientInfo(req), ...event });
   /** The account an attempt was about: the email's owner when one was tried, else the signed-in user. */
-  const subjectAccount = async ({ email }: { email?: string }) =>
+  const subjectAccount = async ({ email, userId: about }: { email?: string; userId?: number }) =>
     email === undefined
-      ? userId
+      ? (about ?? userId)
       : ((await services.prisma.user.findUnique({ where: { email }, select: { id: true } }).catch(() => null))?.id ?? null);
   return {
     ...services,
@@ -88,7 +94,8 @@ export async function createContext(services: Services, req: Request, res: Respo
     sessionUser: signedInUser,
     guard: async (operation, subject, run) => {
       try {
-        return await services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', userId: userId ?? undefined, ...subject }, run);
+        const about = 'userId' in subject ? subject.userId : (userId ?? undefined);
+        return await services.rateLimits.guard(operation, { ip: req.ip ?? 'unknown', ...subject, userId: about }, run);
       } catch (error) {
         if (error instanceof RateLimitedError) {
           await record({ kind: 'RATE_LIMITED', userId: await subjectAccount(subject), email: subject.email });

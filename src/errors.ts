@@ -41,3 +41,11 @@ export class NotFoundError extends Error {
     super(`${what} not found.`);
   }
 }
+
+/** A wrong TOTP code, recovery code or passkey answer. */
+export class InvalidSecondFactorError extends Error {
+  override name = 'InvalidSecondFactorError';
+  constructor() {
+    super('Invalid code');
+  }
+}

@@ -6,7 +6,7 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import { InvalidCredentialsError, InvalidTokenError } from './errors.ts';
+import { InvalidCredentialsError, InvalidSecondFactorError, InvalidTokenError } from './errors.ts';
 
 export interface Rate {
   points: number;
@@ -28,12 +28,25 @@ export const DEFAULT_RATES = {
   refreshIp: { points: 60, seconds: 60 },
   /** Wrong current passwords in changePassword per user: a stolen session guessing the password. */
   userFailures: { points: 5, seconds: 15 * 60 },
+  /** Wrong second-factor answers (codes, passkey assertions) per account, from all IPs together. */
+  secondFactorFailures: { points: 5, seconds: 15 * 60 },
 } satisfies Record<string, Rate>;
 
 export type LimitName = keyof typeof DEFAULT_RATES;
 export type Rates = Record<LimitName, Rate>;
 
-export type Operation = 'login' | 'register' | 'requestPasswordReset' | 'resetPassword' | 'refreshTokens' | 'changePassword';
+export type Operation =
+  | 'login'
+  | 'register'
+  | 'requestPasswordReset'
+  | 'resetPassword'
+  | 'refreshTokens'
+  | 'changePassword'
+  | 'verifySecondFactor'
+  | 'startPasskeySignIn'
+  | 'finishPasskeySignIn'
+  | 'confirmTotpSetup'
+  | 'secondFactorSettings';
 
 /** Who is trying: the keys the limits count by. */
 export interface Subject {
@@ -73,6 +86,28 @@ const POLICIES: Record<Operation, Policy> = {
     failsWith: [InvalidCredentialsError],
     clearOnSuccess: ['userFailures'],
   },
+  // A second factor is guessed at like a password: per account (all IPs) and per IP.
+  verifySecondFactor: {
+    attempts: ['ipAttempts'],
+    failures: ['secondFactorFailures', 'ipFailures'],
+    failsWith: [InvalidSecondFactorError, InvalidTokenError],
+    clearOnSuccess: ['secondFactorFailures'],
+  },
+  startPasskeySignIn: { attempts: ['ipAttempts'], failures: [], failsWith: [], clearOnSuccess: [] },
+  finishPasskeySignIn: {
+    attempts: [],
+    failures: ['secondFactorFailures', 'ipFailures'],
+    failsWith: [InvalidCredentialsError, InvalidTokenError],
+    clearOnSuccess: ['secondFactorFailures'],
+  },
+  // Signed in: a stolen session guessing at a set-up code or at the current password.
+  confirmTotpSetup: { attempts: [], failures: ['userFailures'], failsWith: [InvalidSecondFactorError], clearOnSuccess: [] },
+  secondFactorSettings: {
+    attempts: [],
+    failures: ['userFailures'],
+    failsWith: [InvalidCredentialsError],
+    clearOnSuccess: ['userFailures'],
+  },
 };
 
 function keyFor(limit: LimitName, { ip, email: rawEmail, userId }: Subject): string | null {
@@ -89,6 +124,7 @@ function keyFor(limit: LimitName, { ip, email: rawEmail, userId }: Subject): str
     case 'resetMails':
       return email ?? null;
     case 'userFailures':
+    case 'secondFactorFailures':
       return userId === undefined ? null : String(userId);
   }
 }

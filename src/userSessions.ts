@@ -101,7 +101,7 @@ export function endSessions(
   ];
 }
 
-/** Deletes what has expired: sessions, token families, refresh and reset tokens, rate-limit counters. */
+/** Deletes what has expired: sessions, token families, refresh and reset tokens, rate-limit counters, challenges. */
 export async function pruneExpired(prisma: Database): Promise<number> {
   const now = new Date();
   const counts = await prisma.$transaction([
@@ -110,6 +110,7 @@ export async function pruneExpired(prisma: Database): Promise<number> {
     prisma.refreshToken.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.passwordResetToken.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.rateLimit.deleteMany({ where: { expire: { lte: BigInt(now.getTime()) } } }),
+    prisma.secondFactorChallenge.deleteMany({ where: { expiresAt: { lte: now } } }),
   ]);
   return counts.reduce((total, { count }) => total + count, 0);
 }

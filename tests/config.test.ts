@@ -70,7 +70,32 @@ describe('loadConfig', () => {
       loadConfig({ DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 'short', JWT_SECRET: 'j'.repeat(32) }),
     ).toThrow(/SESSION_SECRET must be at least 32 characters/);
     expect(() => loadConfig({ DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) })).toThrow(ConfigError);
+    const secrets = { DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), JWT_SECRET: 'j'.repeat(32) };
+    expect(() => loadConfig(secrets)).toThrow(/TOTP_ENCRYPTION_KEY must be set in production/);
+    expect(() => loadConfig({ ...secrets, TOTP_ENCRYPTION_KEY: 'too-short' })).toThrow(/TOTP_ENCRYPTION_KEY must be 32 bytes/);
+    const key = Buffer.alloc(32, 9).toString('base64');
+    expect(loadConfig({ ...secrets, TOTP_ENCRYPTION_KEY: `${key}, ${Buffer.alloc(32, 8).toString('base64')}` }).totpEncryptionKeys).toHaveLength(2);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('keeps a generated TOTP encryption key in the data folder in development', () => {
+    const dir = tempDir();
+    const first = loadConfig({ DATA_DIR: dir }).totpEncryptionKeys;
+    expect(first).toHaveLength(1);
+    expect(first[0]).toHaveLength(32);
+    expect(loadConfig({ DATA_DIR: dir }).totpEncryptionKeys).toEqual(first);
+    expect(fs.readdirSync(dir)).toContain('totp_encryption_key.secret');
+  });
+
+  it('takes the passkeys’ relying party from WEBAUTHN_*', () => {
+    expect(loadConfig({ DATA_DIR: tempDir() }).webauthn).toEqual({
+      rpId: 'localhost',
+      rpName: 'Auth API',
+      origins: ['http://localhost:4000', 'http://localhost:3000'],
+    });
+    const env = { DATA_DIR: tempDir(), WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_RP_NAME: 'Example', WEBAUTHN_ORIGINS: 'https://example.com, https://app.example.com' };
+    expect(loadConfig(env).webauthn).toEqual({ rpId: 'example.com', rpName: 'Example', origins: ['https://example.com', 'https://app.example.com'] });
+    expect(() => loadConfig({ ...env, WEBAUTHN_ORIGINS: 'https://example.com/login' })).toThrow(/WEBAUTHN_ORIGINS/);
   });
 });
 

@@ -101,7 +101,12 @@ const LimitsDashboard = graphql(`
   }
 `);
 
-const PRODUCTION = { NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(40), JWT_SECRET: 'j'.repeat(40) };
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  SESSION_SECRET: 's'.repeat(40),
+  JWT_SECRET: 'j'.repeat(40),
+  TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+};
 
 const times = (count: number, make: (index: number) => string) => Array.from({ length: count }, (_, i) => make(i)).join(' ');
 /** `ofType { ofType { ... inner ... } }`, `count` levels deep. */

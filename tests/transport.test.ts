@@ -23,6 +23,7 @@ const PRODUCTION_SECRETS = {
   NODE_ENV: 'production',
   SESSION_SECRET: 's'.repeat(40),
   JWT_SECRET: 'j'.repeat(40),
+  TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
 };
 
 let app: TestApp;

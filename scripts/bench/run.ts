@@ -120,6 +120,7 @@ function serviceEnv(dir: string, databaseUrl: string, port: number): NodeJS.Proc
     SESSION_SECRET: SECRET,
     JWT_SIGNING_KEYS: SIGNING_KEY,
     JWT_SECRET,
+    TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
     RATE_LIMITS: 'off',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',

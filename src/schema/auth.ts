@@ -1,9 +1,9 @@
-import { authenticate } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
-import { createUser, normalizeEmail, type PublicUser } from '../users.ts';
-import { destroyCookieSession, startCookieSession } from '../userSessions.ts';
+import { createUser } from '../users.ts';
+import { destroyCookieSession } from '../userSessions.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
+import { passwordSignIn, SecondFactorRequired } from './signIn.ts';
 import { UserType } from './user.ts';
 
 const RegisterInput = builder.inputType('RegisterInput', {
@@ -28,26 +28,6 @@ export const LogoutPayload = builder.objectRef<{ message: string }>('LogoutPaylo
 
 export const LOGGED_OUT = { message: 'Successfully logged out' };
 
-/**
- * The sign-in shared by login and obtainTokens: rate limited, audited, and failing with
- * InvalidCredentialsError for every kind of wrong answer.
- */
-export function signIn<T>(
-  context: Context,
-  input: { email: string; password: string },
-  start: (user: PublicUser) => Promise<T>,
-): Promise<T> {
-  const email = normalizeEmail(input.email);
-  return context.guard('login', { email }, async () => {
-    const { user, accountId } = await authenticate(context, email, input.password);
-    if (!user) {
-      await context.record({ kind: 'LOGIN_FAILED', userId: accountId, actorId: null, email });
-      throw new InvalidCredentialsError();
-    }
-    return start(user);
-  });
-}
-
 /** Ends the cookie session of this request, if it has one, and tells the browser to forget it. */
 export async function endCookieSession({ req, res, config }: Context): Promise<void> {
   if (!req.session?.userId) return;
@@ -70,15 +50,10 @@ builder.mutationFields((t) => ({
   }),
   login: t.field({
     type: UserType,
-    description: 'Checks the credentials and starts a cookie session.',
+    description: 'Checks the credentials and starts a cookie session, or asks for the second factor first.',
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    errors: { types: [InvalidCredentialsError], directResult: true, union: { name: 'LoginResult' } },
-    resolve: (_root, { input }, context) =>
-      signIn(context, input, async (user) => {
-        await startCookieSession(context.req, user.id);
-        await context.record({ kind: 'LOGIN_SUCCEEDED', userId: user.id, actorId: user.id, email: user.email });
-        return user;
-      }),
+    errors: { types: [InvalidCredentialsError, SecondFactorRequired], directResult: true, union: { name: 'LoginResult' } },
+    resolve: (_root, { input }, context) => passwordSignIn(context, input, 'cookie'),
   }),
   logout: t.field({
     type: LogoutPayload,

@@ -1,5 +1,12 @@
 import { GraphQLError } from 'graphql';
-import { InvalidCredentialsError, InvalidTokenError, NotFoundError, ValidationError, type FieldError } from '../errors.ts';
+import {
+  InvalidCredentialsError,
+  InvalidSecondFactorError,
+  InvalidTokenError,
+  NotFoundError,
+  ValidationError,
+  type FieldError,
+} from '../errors.ts';
 import { builder } from './builder.ts';
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
@@ -24,6 +31,7 @@ for (const [errorClass, name] of [
   [InvalidCredentialsError, 'InvalidCredentialsError'],
   [InvalidTokenError, 'InvalidTokenError'],
   [NotFoundError, 'NotFoundError'],
+  [InvalidSecondFactorError, 'InvalidSecondFactorError'],
 ] as const) {
   builder.objectType(errorClass, { name, interfaces: [ErrorInterface], isTypeOf: (value) => value instanceof errorClass });
 }

@@ -9,6 +9,7 @@ import './account.ts';
 import './tokens.ts';
 import './passwordReset.ts';
 import './audit.ts';
+import './secondFactor.ts';
 import { federationFields } from './federation.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { InvalidCredentialsError, InvalidTokenError } from '../errors.ts';
 import { RefreshTokenReusedError, type TokenPair } from '../tokens.ts';
-import { clientInfo } from '../userSessions.ts';
 import { builder } from './builder.ts';
-import { LoginInput, signIn } from './auth.ts';
+import { LoginInput } from './auth.ts';
+import { passwordSignIn, SecondFactorRequired } from './signIn.ts';
 
-const TokenPairType = builder.objectRef<TokenPair>('TokenPair').implement({
+export const TokenPairType = builder.objectRef<TokenPair>('TokenPair').implement({
   description: 'Send the access token as `Authorization: Bearer <accessToken>`; trade the refresh token for a new pair before it runs out.',
   fields: (t) => ({
     accessToken: t.exposeString('accessToken', { description: 'A signed JWT, valid until accessTokenExpiresAt.' }),
@@ -22,13 +22,8 @@ builder.mutationFields((t) => ({
     type: TokenPairType,
     description: 'Checks the credentials like login, and starts a token sign-in instead of a cookie session.',
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    errors: { types: [InvalidCredentialsError], directResult: true, union: { name: 'ObtainTokensResult' } },
-    resolve: (_root, { input }, context) =>
-      signIn(context, input, async (user) => {
-        const pair = await context.tokens.issue(user.id, clientInfo(context.req));
-        await context.record({ kind: 'TOKENS_ISSUED', userId: user.id, actorId: user.id, email: user.email });
-        return pair;
-      }),
+    errors: { types: [InvalidCredentialsError, SecondFactorRequired], directResult: true, union: { name: 'ObtainTokensResult' } },
+    resolve: (_root, { input }, context) => passwordSignIn(context, input, 'tokens'),
   }),
   refreshTokens: t.field({
     type: TokenPairType,

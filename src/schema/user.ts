@@ -34,6 +34,16 @@ export const UserType = builder.prismaObject('User', {
         return roleSet(roles.map(({ role }) => role));
       },
     }),
+    hasSecondFactor: t.boolean({
+      description: 'Whether an authenticator app or a passkey is on. Staff see anyone’s, a user their own.',
+      select: { hasSecondFactor: true },
+      authScopes: (user, _args, context) => (user.id === context.userId ? true : { staff: true }),
+      // A user row read without it (the session's, a sign-in's) has it looked up.
+      resolve: async (user, _args, context) =>
+        typeof user.hasSecondFactor === 'boolean'
+          ? user.hasSecondFactor
+          : (await context.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { hasSecondFactor: true } })).hasSecondFactor,
+    }),
   }),
 });
 
@@ -43,6 +53,7 @@ const UserFilter = builder.inputType('UserFilter', {
     isStaff: t.boolean(),
     isActive: t.boolean(),
     role: t.string({ description: 'Users who have this role.' }),
+    hasSecondFactor: t.boolean({ description: 'Users with (true) or without (false) an authenticator app or passkey.' }),
   }),
 });
 
@@ -95,6 +106,7 @@ function userWhere(filter: UserFilterInput | null | undefined, provider: Databas
     isStaff: filter?.isStaff ?? undefined,
     isActive: filter?.isActive ?? undefined,
     ...(role ? { roles: { some: { role } } } : {}),
+    hasSecondFactor: filter?.hasSecondFactor ?? undefined,
     ...(search
       ? {
           OR: [
@@ -266,7 +278,13 @@ builder.mutationFields((t) => ({
     authScopes: { staff: true },
     description: 'Partial: omitted fields keep their value. A new password or deactivation ends the user’s sessions.',
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateUserInput, required: true }) },
-    errors: { types: [ValidationError, NotFoundError], directResult: true, union: { name: 'UpdateUserResult' } },
+    // Named so that resetSecondFactors shares this union (the errors plugin builds one per result name).
+    errors: {
+      types: [ValidationError, NotFoundError],
+      directResult: true,
+      union: { name: 'UpdateUserResult' },
+      result: { name: 'UpdateUserResult' },
+    },
     resolve: async (_root, { id, input }, context) => {
       const userId = userIdOrNotFound(id);
       if (userId === context.userId) {

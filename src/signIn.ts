@@ -1,0 +1,32 @@
+import type { Request } from 'express';
+import type { AuthEventRecord } from './audit.ts';
+import type { TokenPair, TokenService } from './tokens.ts';
+import type { PublicUser } from './users.ts';
+import { clientInfo, startCookieSession } from './userSessions.ts';
+
+/** How a sign-in ends: a cookie session (login) or a token pair (obtainTokens). */
+export type SignInMode = 'cookie' | 'tokens';
+
+export interface SignInDeps {
+  req: Request;
+  tokens: TokenService;
+  record: (event: AuthEventRecord) => Promise<void>;
+}
+
+/**
+ * The one way a user who has proved who they are (password, second factor, passkey) becomes
+ * signed in: a cookie session or a token pair, and its audit event. Every sign-in ends here.
+ */
+export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: 'cookie'): Promise<PublicUser>;
+export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: 'tokens'): Promise<TokenPair>;
+export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<PublicUser | TokenPair>;
+export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<PublicUser | TokenPair> {
+  if (mode === 'tokens') {
+    const pair = await deps.tokens.issue(user.id, clientInfo(deps.req));
+    await deps.record({ kind: 'TOKENS_ISSUED', userId: user.id, actorId: user.id, email: user.email });
+    return pair;
+  }
+  await startCookieSession(deps.req, user.id);
+  await deps.record({ kind: 'LOGIN_SUCCEEDED', userId: user.id, actorId: user.id, email: user.email });
+  return user;
+}
