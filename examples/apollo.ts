@@ -5,9 +5,10 @@ import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { SetContextLink } from '@apollo/client/link/context';
 import { ErrorLink } from '@apollo/client/link/error';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { startAuthentication } from '@simplewebauthn/browser';
 import { from, of, switchMap } from 'rxjs';
-import { CurrentUser, RenewTokens, SignIn, SignInWithTokens, SignOut } from './operations';
-import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type TokenStore } from './tokens';
+import { CurrentUser, PasskeyFinish, PasskeyStart, RenewTokens, SecondStep, SignIn, SignInWithTokens, SignOut } from './operations';
+import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type SecondFactorAnswer, type TokenStore } from './tokens';
 
 /**
  * Apollo's cache must know the members of the unions and interfaces these operations select
@@ -15,10 +16,12 @@ import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type TokenSto
  * @graphql-codegen/fragment-matcher generates this map. (The tests check it against the schema.)
  */
 export const possibleTypes: Record<string, string[]> = {
-  Error: ['InvalidCredentialsError', 'InvalidTokenError', 'NotFoundError', 'ValidationError'],
-  LoginResult: ['InvalidCredentialsError', 'User'],
-  ObtainTokensResult: ['InvalidCredentialsError', 'TokenPair'],
+  Error: ['InvalidCredentialsError', 'InvalidSecondFactorError', 'InvalidTokenError', 'NotFoundError', 'ValidationError'],
+  LoginResult: ['InvalidCredentialsError', 'SecondFactorRequired', 'User'],
+  ObtainTokensResult: ['InvalidCredentialsError', 'SecondFactorRequired', 'TokenPair'],
   RefreshTokensResult: ['InvalidTokenError', 'TokenPair'],
+  VerifySecondFactorResult: ['InvalidSecondFactorError', 'InvalidTokenError', 'TokenPair', 'User'],
+  PasskeySignInResult: ['InvalidCredentialsError', 'InvalidTokenError', 'TokenPair', 'User'],
 };
 
 export interface ClientOptions {
@@ -106,14 +109,17 @@ export function createTokenClient(
   return client;
 }
 
-/** Starts a cookie session. Answers `User` or `InvalidCredentialsError` (check `__typename`). */
+/**
+ * Starts a cookie session. Answers `User`, `InvalidCredentialsError`, or `SecondFactorRequired`
+ * (check `__typename`): then ask for a code and call `verifySecondFactor`, or `passkeySecondFactor`.
+ */
 export async function login(client: ApolloClient, email: string, password: string) {
   const { data } = await client.mutate({ mutation: SignIn, variables: { input: { email, password } }, errorPolicy: 'none' });
   await client.clearStore(); // what was cached belonged to whoever was signed in before
   return data.login;
 }
 
-/** Signs in with tokens, kept in `store`. Answers `TokenPair` or `InvalidCredentialsError`. */
+/** Signs in with tokens, kept in `store`. Answers `TokenPair`, `InvalidCredentialsError` or `SecondFactorRequired`. */
 export async function obtainTokens(client: ApolloClient, store: TokenStore, email: string, password: string) {
   const { data } = await client.mutate({
     mutation: SignInWithTokens,
@@ -124,6 +130,51 @@ export async function obtainTokens(client: ApolloClient, store: TokenStore, emai
   const result = data.obtainTokens;
   if (result.__typename === 'TokenPair') store.set(toTokens(result));
   await client.clearStore();
+  return result;
+}
+
+/**
+ * The second step, with the `challenge` of SecondFactorRequired: a `User` (cookie session) or a
+ * `TokenPair` (kept in `store`), as the first step began; `InvalidSecondFactorError` for a wrong
+ * code (try again), `InvalidTokenError` when the challenge is over (start again with the password).
+ */
+export async function verifySecondFactor(client: ApolloClient, challenge: string, answer: SecondFactorAnswer, store?: TokenStore) {
+  const { data } = await client.mutate({
+    mutation: SecondStep,
+    variables: { input: { challenge, ...answer } },
+    context: { skipAuth: true },
+    errorPolicy: 'none',
+  });
+  const result = data.verifySecondFactor;
+  if (result.__typename === 'TokenPair') store?.set(toTokens(result));
+  if (result.__typename === 'User' || result.__typename === 'TokenPair') await client.clearStore();
+  return result;
+}
+
+/** The second step with a passkey: the browser asks the authenticator for the challenge's `passkeyOptions`. */
+export async function passkeySecondFactor(client: ApolloClient, required: { challenge: string; passkeyOptions?: unknown }, store?: TokenStore) {
+  const passkeyResponse = await startAuthentication({ optionsJSON: required.passkeyOptions as never });
+  return verifySecondFactor(client, required.challenge, { passkeyResponse }, store);
+}
+
+/**
+ * Signs in with a passkey alone. Without `email` the browser offers every passkey it has for this
+ * site; with one, only that account's. Pass `store` for tokens, leave it out for a cookie session.
+ * Answers `User`, `TokenPair`, `InvalidCredentialsError` or `InvalidTokenError`.
+ */
+export async function signInWithPasskey(client: ApolloClient, { email, store }: { email?: string; store?: TokenStore } = {}) {
+  const { data: started } = await client.mutate({
+    mutation: PasskeyStart,
+    variables: { input: { email, tokens: store !== undefined } },
+    context: { skipAuth: true },
+    errorPolicy: 'none',
+  });
+  const { challenge, options } = started.startPasskeySignIn;
+  const response = await startAuthentication({ optionsJSON: options as never });
+  const { data } = await client.mutate({ mutation: PasskeyFinish, variables: { input: { challenge, response } }, context: { skipAuth: true }, errorPolicy: 'none' });
+  const result = data.finishPasskeySignIn;
+  if (result.__typename === 'TokenPair') store?.set(toTokens(result));
+  if (result.__typename === 'User' || result.__typename === 'TokenPair') await client.clearStore();
   return result;
 }
 

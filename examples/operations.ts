@@ -14,6 +14,12 @@ export const SignIn = graphql(`
         lastName
         isStaff
       }
+      ... on SecondFactorRequired {
+        challenge
+        methods
+        expiresAt
+        passkeyOptions
+      }
       ... on Error {
         message
       }
@@ -57,6 +63,12 @@ export const SignInWithTokens = graphql(`
           isStaff
         }
       }
+      ... on SecondFactorRequired {
+        challenge
+        methods
+        expiresAt
+        passkeyOptions
+      }
       ... on Error {
         message
       }
@@ -68,6 +80,62 @@ export const RenewTokens = graphql(`
   mutation RenewTokens($refreshToken: String!) {
     refreshTokens(refreshToken: $refreshToken) {
       __typename
+      ... on TokenPair {
+        accessToken
+        accessTokenExpiresAt
+        refreshToken
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+/** The second step of a sign-in that answered SecondFactorRequired: a User (cookie) or a TokenPair. */
+export const SecondStep = graphql(`
+  mutation SecondStep($input: VerifySecondFactorInput!) {
+    verifySecondFactor(input: $input) {
+      __typename
+      ... on User {
+        id
+        email
+        firstName
+        lastName
+        isStaff
+      }
+      ... on TokenPair {
+        accessToken
+        accessTokenExpiresAt
+        refreshToken
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export const PasskeyStart = graphql(`
+  mutation PasskeyStart($input: StartPasskeySignInInput!) {
+    startPasskeySignIn(input: $input) {
+      challenge
+      options
+    }
+  }
+`);
+
+export const PasskeyFinish = graphql(`
+  mutation PasskeyFinish($input: FinishPasskeySignInInput!) {
+    finishPasskeySignIn(input: $input) {
+      __typename
+      ... on User {
+        id
+        email
+        firstName
+        lastName
+        isStaff
+      }
       ... on TokenPair {
         accessToken
         accessTokenExpiresAt

@@ -53,3 +53,6 @@ export function isExpired(tokens: Tokens): boolean {
 export function isUnauthenticated(errors: readonly { extensions?: Record<string, unknown> }[] | undefined): boolean {
   return (errors ?? []).some((error) => error.extensions?.code === 'UNAUTHENTICATED');
 }
+
+/** How the second step of a sign-in is answered: a code from the authenticator app, a recovery code, or a passkey. */
+export type SecondFactorAnswer = { totpCode: string } | { recoveryCode: string } | { passkeyResponse: unknown };

@@ -1,9 +1,10 @@
 // urql against this API (npm i @urql/core @urql/exchange-auth graphql): cookie sessions, and
 // bearer tokens refreshed by authExchange. Union results are read by `__typename`.
 import { cacheExchange, Client, fetchExchange, type OperationResult } from '@urql/core';
+import { startAuthentication } from '@simplewebauthn/browser';
 import { authExchange } from '@urql/exchange-auth';
-import { CurrentUser, RenewTokens, SignIn, SignInWithTokens, SignOut } from './operations';
-import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type TokenStore } from './tokens';
+import { CurrentUser, PasskeyFinish, PasskeyStart, RenewTokens, SecondStep, SignIn, SignInWithTokens, SignOut } from './operations';
+import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type SecondFactorAnswer, type TokenStore } from './tokens';
 
 export interface ClientOptions {
   /** Defaults to the global `fetch` (outside a browser, pass one that keeps cookies). */
@@ -69,15 +70,49 @@ function dataOf<Data>(result: OperationResult<Data>): Data {
   return result.data;
 }
 
-/** Starts a cookie session. Answers `User` or `InvalidCredentialsError` (check `__typename`). */
+/**
+ * Starts a cookie session. Answers `User`, `InvalidCredentialsError`, or `SecondFactorRequired`
+ * (check `__typename`): then ask for a code and call `verifySecondFactor`, or `passkeySecondFactor`.
+ */
 export async function login(client: Client, email: string, password: string) {
   return dataOf(await client.mutation(SignIn, { input: { email, password } })).login;
 }
 
-/** Signs in with tokens, kept in `store`. Answers `TokenPair` or `InvalidCredentialsError`. */
+/** Signs in with tokens, kept in `store`. Answers `TokenPair`, `InvalidCredentialsError` or `SecondFactorRequired`. */
 export async function obtainTokens(client: Client, store: TokenStore, email: string, password: string) {
   const result = dataOf(await client.mutation(SignInWithTokens, { input: { email, password } }, { skipAuth: true })).obtainTokens;
   if (result.__typename === 'TokenPair') store.set(toTokens(result));
+  return result;
+}
+
+/**
+ * The second step, with the `challenge` of SecondFactorRequired: a `User` (cookie session) or a
+ * `TokenPair` (kept in `store`), as the first step began; `InvalidSecondFactorError` for a wrong
+ * code (try again), `InvalidTokenError` when the challenge is over (start again with the password).
+ */
+export async function verifySecondFactor(client: Client, challenge: string, answer: SecondFactorAnswer, store?: TokenStore) {
+  const result = dataOf(await client.mutation(SecondStep, { input: { challenge, ...answer } }, { skipAuth: true })).verifySecondFactor;
+  if (result.__typename === 'TokenPair') store?.set(toTokens(result));
+  return result;
+}
+
+/** The second step with a passkey: the browser asks the authenticator for the challenge's `passkeyOptions`. */
+export async function passkeySecondFactor(client: Client, required: { challenge: string; passkeyOptions?: unknown }, store?: TokenStore) {
+  const passkeyResponse = await startAuthentication({ optionsJSON: required.passkeyOptions as never });
+  return verifySecondFactor(client, required.challenge, { passkeyResponse }, store);
+}
+
+/**
+ * Signs in with a passkey alone. Without `email` the browser offers every passkey it has for this
+ * site; with one, only that account's. Pass `store` for tokens, leave it out for a cookie session.
+ * Answers `User`, `TokenPair`, `InvalidCredentialsError` or `InvalidTokenError`.
+ */
+export async function signInWithPasskey(client: Client, { email, store }: { email?: string; store?: TokenStore } = {}) {
+  const input = { email, tokens: store !== undefined };
+  const { challenge, options } = dataOf(await client.mutation(PasskeyStart, { input }, { skipAuth: true })).startPasskeySignIn;
+  const response = await startAuthentication({ optionsJSON: options as never });
+  const result = dataOf(await client.mutation(PasskeyFinish, { input: { challenge, response } }, { skipAuth: true })).finishPasskeySignIn;
+  if (result.__typename === 'TokenPair') store?.set(toTokens(result));
   return result;
 }
 

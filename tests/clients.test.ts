@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { Client, fetchExchange } from '@urql/core';
 import { buildSchema, type GraphQLAbstractType } from 'graphql';
+import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as apollo from '../examples/apollo.ts';
 import { memoryTokenStore, storageTokenStore, type Tokens, type TokenStore } from '../examples/tokens.ts';
@@ -10,6 +11,7 @@ import * as urql from '../examples/urql.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { browserishFetch } from './helpers/browserishFetch.ts';
+import { ConfirmTotpSetup, StartTotpSetup } from './operations/secondFactor.ts';
 
 const MySessions = graphql(`
   query ClientsMySessions {
@@ -315,4 +317,79 @@ describe('the Apollo example', () => {
     for (const [name, types] of Object.entries(apollo.possibleTypes)) expect([...types].sort(), name).toEqual(members(name));
     expect(Object.keys(apollo.possibleTypes)).toEqual(expect.arrayContaining(['Error', 'LoginResult', 'ObtainTokensResult', 'RefreshTokensResult']));
   });
+});
+
+describe('the two-step sign-in with the example clients', () => {
+  /** A user with an authenticator app on, and a code generator for its secret. */
+  async function userWithTotp(email: string) {
+    const owner = await app.signedIn({ email });
+    const setup = (await owner.request(StartTotpSetup)).data!.startTotpSetup;
+    const totp = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(setup.secret) });
+    // Confirmed with the previous step's code, so the current one is left for the sign-in.
+    await owner.request(ConfirmTotpSetup, { code: totp.generate({ timestamp: Date.now() - 30_000 }) });
+    return totp;
+  }
+
+  const flows = {
+    'Apollo Client': {
+      async cookie(email: string, code: () => string) {
+        const { fetch } = browserishFetch();
+        const client = apollo.createCookieClient(`${app.url}/graphql`, { fetch });
+        const first = await apollo.login(client, email, TEST_PASSWORD);
+        if (first.__typename !== 'SecondFactorRequired') return { first: first.__typename };
+        const wrong = await apollo.verifySecondFactor(client, first.challenge, { totpCode: '000000' });
+        const second = await apollo.verifySecondFactor(client, first.challenge, { totpCode: code() });
+        return { first: first.__typename, methods: first.methods, wrong: wrong.__typename, second: second.__typename, me: (await apollo.me(client))?.email };
+      },
+      async tokens(email: string, code: () => string) {
+        const store = memoryTokenStore();
+        const client = apollo.createTokenClient(`${app.url}/graphql`, { fetch: browserishFetch({ jar: false }).fetch, store });
+        const first = await apollo.obtainTokens(client, store, email, TEST_PASSWORD);
+        if (first.__typename !== 'SecondFactorRequired') return { first: first.__typename };
+        const stored = store.get();
+        const second = await apollo.verifySecondFactor(client, first.challenge, { totpCode: code() }, store);
+        return { first: first.__typename, stored, second: second.__typename, me: (await apollo.me(client))?.email };
+      },
+    },
+    urql: {
+      async cookie(email: string, code: () => string) {
+        const { fetch } = browserishFetch();
+        const client = urql.createCookieClient(`${app.url}/graphql`, { fetch });
+        const first = await urql.login(client, email, TEST_PASSWORD);
+        if (first.__typename !== 'SecondFactorRequired') return { first: first.__typename };
+        const wrong = await urql.verifySecondFactor(client, first.challenge, { totpCode: '000000' });
+        const second = await urql.verifySecondFactor(client, first.challenge, { totpCode: code() });
+        return { first: first.__typename, methods: first.methods, wrong: wrong.__typename, second: second.__typename, me: (await urql.me(client))?.email };
+      },
+      async tokens(email: string, code: () => string) {
+        const store = memoryTokenStore();
+        const client = urql.createTokenClient(`${app.url}/graphql`, { fetch: browserishFetch({ jar: false }).fetch, store });
+        const first = await urql.obtainTokens(client, store, email, TEST_PASSWORD);
+        if (first.__typename !== 'SecondFactorRequired') return { first: first.__typename };
+        const stored = store.get();
+        const second = await urql.verifySecondFactor(client, first.challenge, { totpCode: code() }, store);
+        return { first: first.__typename, stored, second: second.__typename, me: (await urql.me(client))?.email };
+      },
+    },
+  };
+
+  for (const [name, flow] of Object.entries(flows)) {
+    it(`${name}: login answers SecondFactorRequired, a wrong code InvalidSecondFactorError, the right one a cookie session`, async () => {
+      const email = `two-step-cookie-${name.length}@clients.test`;
+      const totp = await userWithTotp(email);
+      expect(await flow.cookie(email, () => totp.generate())).toEqual({
+        first: 'SecondFactorRequired',
+        methods: ['TOTP', 'RECOVERY_CODE'],
+        wrong: 'InvalidSecondFactorError',
+        second: 'User',
+        me: email,
+      });
+    });
+
+    it(`${name}: obtainTokens answers SecondFactorRequired, and verifySecondFactor a TokenPair kept in the store`, async () => {
+      const email = `two-step-tokens-${name.length}@clients.test`;
+      const totp = await userWithTotp(email);
+      expect(await flow.tokens(email, () => totp.generate())).toEqual({ first: 'SecondFactorRequired', stored: null, second: 'TokenPair', me: email });
+    });
+  }
 });

@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Secret, TOTP } from 'otpauth';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
 import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { ServerProcesses, type RunningServer } from './helpers/server.ts';
+import { ConfirmTotpSetup, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
 
 const InstancesRegister = graphql(`
   mutation InstancesRegister($input: RegisterInput!) {
@@ -177,6 +179,8 @@ const TITLE = 'two server processes sharing one PostgreSQL';
         DATABASE_URL: database.url,
         SESSION_SECRET: SECRET,
         JWT_SECRET,
+        // The same key everywhere, so that a TOTP secret set up through one instance opens on the other.
+        TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
         LOG_LEVEL: 'warn',
         BCRYPT_COST: '10',
         RATE_LIMITS: 'on',
@@ -358,6 +362,28 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       }
       const { rows } = await db.query('SELECT count(*)::int AS count FROM "User" WHERE lower("email") = $1', ['race@example.com']);
       expect(rows[0]).toEqual({ count: 1 });
+    });
+
+    it('a second-factor challenge started on A completes on B, once', async () => {
+      const { email } = await registerUser(a, 'two-step');
+      const owner = client(a);
+      await owner.login(email, TEST_PASSWORD);
+      const setup = (await owner.request(StartTotpSetup)).data!.startTotpSetup;
+      const totp = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(setup.secret) });
+      // Confirmed on B with the previous step's code, so the current one is still unused.
+      const confirmed = await sameBrowserOn(b, owner).request(ConfirmTotpSetup, { code: totp.generate({ timestamp: Date.now() - 30_000 }) });
+      expect(confirmed.data?.confirmTotpSetup.__typename).toBe('RecoveryCodes');
+
+      const browser = client(a);
+      const login = (await browser.request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data!.login;
+      if (login.__typename !== 'SecondFactorRequired') throw new Error(`expected SecondFactorRequired, got ${login.__typename}`);
+      expect(browser.cookies.has('sid')).toBe(false);
+      const onB = sameBrowserOn(b, browser);
+      const verified = await onB.request(VerifySecondFactor, { input: { challenge: login.challenge, totpCode: totp.generate() } });
+      expect(verified.data!.verifySecondFactor).toMatchObject({ __typename: 'User', email });
+      expect(await me(sameBrowserOn(a, onB))).toMatchObject({ email });
+      const again = await client(a).request(VerifySecondFactor, { input: { challenge: login.challenge, totpCode: totp.generate() } });
+      expect(again.data!.verifySecondFactor.__typename).toBe('InvalidTokenError');
     });
 
     it('neither server logged an error', () => {

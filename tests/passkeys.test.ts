@@ -1,0 +1,285 @@
+// Passkeys in a real Chromium with the DevTools protocol's virtual authenticator, on a frontend page
+// served from an allowed origin on localhost that calls the API with @simplewebauthn/browser.
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { print } from 'graphql';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+import { freePort } from './helpers/server.ts';
+import {
+  FinishPasskeyRegistration,
+  FinishPasskeySignIn,
+  MySecondFactors,
+  RemovePasskey,
+  SecondFactorMe,
+  StartPasskeyRegistration,
+  StartPasskeySignIn,
+  TwoStepLogin,
+  VerifySecondFactor,
+} from './operations/secondFactor.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CI = process.env.CI === 'true';
+const chromiumMissing = fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing: apt-get install -y chromium`;
+if (chromiumMissing && !CI) console.warn(`Skipping the passkey tests: ${chromiumMissing}`);
+
+// The package's browser build (its exports name only the module entries).
+const BROWSER_BUNDLE = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
+
+/**
+ * The frontend: `gql()` posts a document to the API with the browser's cookies, and the
+ * @simplewebauthn/browser bundle is loaded as the global SimpleWebAuthnBrowser.
+ */
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>frontend</title>
+<script src="/simplewebauthn-browser.js"></script>
+<script>
+  window.gql = async (api, query, variables, token) => {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = 'Bearer ' + token;
+    const response = await fetch(api, { method: 'POST', credentials: 'include', headers, body: JSON.stringify({ query, variables }) });
+    return response.json();
+  };
+</script>`;
+
+async function serveFrontend(port: number): Promise<http.Server> {
+  const bundle = fs.readFileSync(BROWSER_BUNDLE);
+  const server = http.createServer((req, res) => {
+    if (req.url === '/simplewebauthn-browser.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+const skip = chromiumMissing !== null && !CI;
+describe.skipIf(skip)(skip ? `passkeys in Chromium (skipped: ${chromiumMissing})` : 'passkeys in Chromium', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let api: string;
+  let allowed: string;
+  let notAllowed: string;
+  const servers: http.Server[] = [];
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    if (chromiumMissing) throw new Error(`The passkey tests need Chromium: ${chromiumMissing}`);
+    const [allowedPort, otherPort] = [await freePort(), await freePort()];
+    servers.push(await serveFrontend(allowedPort), await serveFrontend(otherPort));
+    // localhost is a secure context over http, so WebAuthn works there; both pages and the API are
+    // on the site "localhost", so the API's SameSite=Lax cookie goes with their fetches.
+    allowed = `http://localhost:${allowedPort}`;
+    notAllowed = `http://localhost:${otherPort}`;
+    app = await startTestApp({
+      CORS_ORIGINS: `${allowed},${notAllowed}`,
+      WEBAUTHN_RP_ID: 'localhost',
+      WEBAUTHN_ORIGINS: allowed,
+      WEBAUTHN_RP_NAME: 'Passkey Test',
+    });
+    api = `${app.url.replace('127.0.0.1', 'localhost')}/graphql`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close();
+    for (const server of servers) await new Promise((resolve) => server.close(resolve));
+    await app?.stop();
+  });
+
+  /** A browser tab on `origin` with its own virtual platform authenticator (ctap2, internal, resident keys, user verification). */
+  async function tab(origin = allowed): Promise<{ page: Page; cdp: CDPSession; authenticatorId: string }> {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => 'SimpleWebAuthnBrowser' in window);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return { page, cdp, authenticatorId };
+  }
+
+  /** Runs a typed document from the page (cookies of its browser context). */
+  async function gql<TData>(page: Page, document: { __apiType?: unknown } & object, variables: object = {}, token?: string): Promise<{ data: TData; errors?: { extensions?: { code?: string } }[] }> {
+    return page.evaluate(([url, query, vars, bearer]) => (window as any).gql(url, query, vars, bearer), [api, print(document as never), variables, token] as const);
+  }
+
+  async function register(page: Page, name?: string) {
+    const started = (await gql<any>(page, StartPasskeyRegistration)).data.startPasskeyRegistration;
+    const response = await page.evaluate((optionsJSON) => (window as any).SimpleWebAuthnBrowser.startRegistration({ optionsJSON }), started.options);
+    return (await gql<any>(page, FinishPasskeyRegistration, { input: { challenge: started.challenge, response, name } })).data.finishPasskeyRegistration;
+  }
+
+  /** What the authenticator answers to request options (allowCredentials emptied when `discoverable`). */
+  function authenticate(page: Page, options: any) {
+    return page.evaluate((optionsJSON) => (window as any).SimpleWebAuthnBrowser.startAuthentication({ optionsJSON }), options);
+  }
+
+  async function signedInTab(email: string) {
+    const { id } = await app.createUser({ email });
+    const opened = await tab();
+    const login = (await gql<any>(opened.page, TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data.login;
+    expect(login.__typename).toBe('User');
+    return { ...opened, userId: id };
+  }
+
+  it('registers named passkeys and signs in with one alone (discoverable, no email), as a cookie session or tokens', async () => {
+    const email = 'alone@passkey.test';
+    const { page, cdp, authenticatorId, userId } = await signedInTab(email);
+    const passkey = await register(page, 'Laptop');
+    expect(passkey).toMatchObject({ __typename: 'Passkey', name: 'Laptop', lastUsedAt: null });
+    const stored = await app.services.prisma.passkey.findFirstOrThrow({ where: { userId } });
+    expect(stored).toMatchObject({ deviceType: 'singleDevice', backedUp: false, transports: 'internal' });
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0]!.isResidentCredential).toBe(true);
+    expect((await gql<any>(page, MySecondFactors)).data.mySecondFactors.passkeys).toEqual([
+      { id: passkey.id, name: 'Laptop', createdAt: passkey.createdAt, lastUsedAt: null },
+    ]);
+    expect((await gql<any>(page, SecondFactorMe)).data.me.hasSecondFactor).toBe(true);
+    expect(await app.services.prisma.authEvent.count({ where: { userId, kind: 'PASSKEY_ADDED' } })).toBe(1);
+
+    // A fresh browser context (no cookie) with the same authenticator: sign in without an email.
+    const { page: fresh } = { page: await (await browser.newContext()).newPage() };
+    contexts.push(fresh.context());
+    await fresh.goto(`${allowed}/`);
+    await fresh.waitForFunction(() => 'SimpleWebAuthnBrowser' in window);
+    const freshCdp = await fresh.context().newCDPSession(fresh);
+    await freshCdp.send('WebAuthn.enable');
+    const { authenticatorId: freshAuthenticator } = await freshCdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await freshCdp.send('WebAuthn.addCredential', { authenticatorId: freshAuthenticator, credential: credentials[0]! });
+
+    expect((await gql<any>(fresh, SecondFactorMe)).data.me).toBeNull();
+    const started = (await gql<any>(fresh, StartPasskeySignIn, { input: {} })).data.startPasskeySignIn;
+    expect(started.options.allowCredentials ?? []).toEqual([]);
+    expect(started.options).toMatchObject({ rpId: 'localhost', userVerification: 'required' });
+    const response = await authenticate(fresh, started.options);
+    const signedIn = await gql<any>(fresh, FinishPasskeySignIn, { input: { challenge: started.challenge, response } });
+    expect(signedIn.data.finishPasskeySignIn).toMatchObject({ __typename: 'User', email });
+    expect((await gql<any>(fresh, SecondFactorMe)).data.me).toMatchObject({ email });
+    // Reusing the challenge (the same response, or a new one for it) is refused.
+    expect((await gql<any>(fresh, FinishPasskeySignIn, { input: { challenge: started.challenge, response } })).data.finishPasskeySignIn.__typename).toBe('InvalidTokenError');
+    const secondAnswer = await authenticate(fresh, started.options);
+    expect((await gql<any>(fresh, FinishPasskeySignIn, { input: { challenge: started.challenge, response: secondAnswer } })).data.finishPasskeySignIn.__typename).toBe('InvalidTokenError');
+
+    // With tokens: a TokenPair and no cookie.
+    const forTokens = (await gql<any>(fresh, StartPasskeySignIn, { input: { email, tokens: true } })).data.startPasskeySignIn;
+    expect(forTokens.options.allowCredentials.map((credential: { id: string }) => credential.id)).toEqual([stored.credentialId]);
+    const tokenAnswer = await authenticate(fresh, forTokens.options);
+    const pair = (await gql<any>(fresh, FinishPasskeySignIn, { input: { challenge: forTokens.challenge, response: tokenAnswer } })).data.finishPasskeySignIn;
+    expect(pair).toMatchObject({ __typename: 'TokenPair', user: { id: String(userId) } });
+    expect((await gql<any>(fresh, SecondFactorMe, {}, pair.accessToken)).data.me).toMatchObject({ email });
+
+    const after = await app.services.prisma.passkey.findFirstOrThrow({ where: { userId } });
+    expect(after.lastUsedAt).not.toBeNull();
+    expect(after.counter).toBeGreaterThan(stored.counter);
+  }, 60_000);
+
+  it('serves as the second factor after a password, through verifySecondFactor', async () => {
+    const email = 'second@passkey.test';
+    const { page, userId } = await signedInTab(email);
+    expect((await register(page)).__typename).toBe('Passkey');
+    const login = (await gql<any>(page, TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data.login;
+    expect(login).toMatchObject({ __typename: 'SecondFactorRequired', methods: ['PASSKEY'] });
+    expect(login.passkeyOptions.allowCredentials).toHaveLength(1);
+    const sessions = await app.services.prisma.session.count({ where: { userId } });
+    const passkeyResponse = await authenticate(page, login.passkeyOptions);
+    const verified = await gql<any>(page, VerifySecondFactor, { input: { challenge: login.challenge, passkeyResponse } });
+    expect(verified.data.verifySecondFactor).toMatchObject({ __typename: 'User', email });
+    expect(await app.services.prisma.session.count({ where: { userId } })).toBe(sessions);
+    expect((await gql<any>(page, SecondFactorMe)).data.me).toMatchObject({ email });
+  }, 60_000);
+
+  it('refuses an assertion made on an origin outside WEBAUTHN_ORIGINS, one of another account, and a cloned authenticator’s', async () => {
+    const email = 'refused@passkey.test';
+    const { page, cdp, authenticatorId, userId } = await signedInTab(email);
+    expect((await register(page)).__typename).toBe('Passkey');
+    const [credential] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+
+    // The same passkey, used from a page on another origin (allowed by CORS, not by WEBAUTHN_ORIGINS).
+    const elsewhere = await tab(notAllowed);
+    await elsewhere.cdp.send('WebAuthn.addCredential', { authenticatorId: elsewhere.authenticatorId, credential: credential! });
+    const started = (await gql<any>(elsewhere.page, StartPasskeySignIn, { input: {} })).data.startPasskeySignIn;
+    const response = await authenticate(elsewhere.page, started.options);
+    expect((await gql<any>(elsewhere.page, FinishPasskeySignIn, { input: { challenge: started.challenge, response } })).data.finishPasskeySignIn).toEqual({
+      __typename: 'InvalidCredentialsError',
+      message: 'Invalid credentials',
+    });
+    expect((await gql<any>(elsewhere.page, SecondFactorMe)).data.me).toBeNull();
+    expect(await app.services.prisma.authEvent.count({ where: { userId, kind: 'SECOND_FACTOR_FAILED' } })).toBe(1);
+
+    // A challenge for another email cannot be answered with this account's passkey.
+    const { email: otherEmail } = await app.createUser({ email: 'other@passkey.test' });
+    const forOther = (await gql<any>(page, StartPasskeySignIn, { input: { email: otherEmail } })).data.startPasskeySignIn;
+    const mine = await authenticate(page, { ...forOther.options, allowCredentials: [] });
+    expect((await gql<any>(page, FinishPasskeySignIn, { input: { challenge: forOther.challenge, response: mine } })).data.finishPasskeySignIn.__typename).toBe(
+      'InvalidCredentialsError',
+    );
+
+    // A counter that does not move forward means a copy of the authenticator.
+    await app.services.prisma.passkey.updateMany({ where: { userId }, data: { counter: 1_000_000 } });
+    const again = (await gql<any>(page, StartPasskeySignIn, { input: {} })).data.startPasskeySignIn;
+    const cloned = await authenticate(page, again.options);
+    expect((await gql<any>(page, FinishPasskeySignIn, { input: { challenge: again.challenge, response: cloned } })).data.finishPasskeySignIn.__typename).toBe(
+      'InvalidCredentialsError',
+    );
+  }, 60_000);
+
+  it('answers an email without passkeys like one with none at all, and malformed responses with a union member', async () => {
+    const page = (await tab()).page;
+    const { email } = await app.createUser({ email: 'nopasskey@passkey.test' });
+    const options = async (input: object) => (await gql<any>(page, StartPasskeySignIn, { input })).data.startPasskeySignIn.options;
+    const known = await options({ email });
+    const unknown = await options({ email: 'nobody@passkey.test' });
+    const shape = (value: any) => ({
+      keys: Object.keys(value).sort(),
+      allow: value.allowCredentials.map((credential: any) => ({ type: credential.type, idLength: credential.id.length, transports: credential.transports })),
+    });
+    expect(shape(unknown)).toEqual(shape(known));
+    expect(unknown.allowCredentials).toEqual((await options({ email: 'NOBODY@passkey.test' })).allowCredentials);
+
+    const started = (await gql<any>(page, StartPasskeySignIn, { input: {} })).data.startPasskeySignIn;
+    for (const response of ['x', 1, [], {}, { id: 'a', rawId: 'a', type: 'public-key', response: { clientDataJSON: 'e30', authenticatorData: 7, signature: null } }]) {
+      const result = await gql<any>(page, FinishPasskeySignIn, { input: { challenge: started.challenge, response } });
+      expect(result.data.finishPasskeySignIn.__typename).toMatch(/^(InvalidCredentialsError|InvalidTokenError)$/);
+    }
+    const signedIn = await signedInTab('malformed@passkey.test');
+    const registration = (await gql<any>(signedIn.page, StartPasskeyRegistration)).data.startPasskeyRegistration;
+    for (const response of ['x', { id: 'a', rawId: 'a', type: 'public-key', response: {} }]) {
+      const result = await gql<any>(signedIn.page, FinishPasskeyRegistration, { input: { challenge: registration.challenge, response } });
+      expect(result.data.finishPasskeyRegistration.__typename).toBe('InvalidSecondFactorError');
+    }
+  }, 60_000);
+
+  it('removes a passkey only with the current password', async () => {
+    const { page, userId } = await signedInTab('remove@passkey.test');
+    const passkey = await register(page, 'Phone');
+    const wrong = await gql<any>(page, RemovePasskey, { id: passkey.id, currentPassword: 'Wrong-Password-1' });
+    expect(wrong.data.removePasskey).toEqual({ __typename: 'InvalidCredentialsError', message: 'Invalid credentials' });
+    const removed = await gql<any>(page, RemovePasskey, { id: passkey.id, currentPassword: TEST_PASSWORD });
+    expect(removed.data.removePasskey).toEqual({ __typename: 'SecondFactors', totpEnabled: false, recoveryCodesLeft: 0, passkeys: [] });
+    expect((await gql<any>(page, RemovePasskey, { id: passkey.id, currentPassword: TEST_PASSWORD })).data.removePasskey.__typename).toBe('NotFoundError');
+    expect((await gql<any>(page, SecondFactorMe)).data.me.hasSecondFactor).toBe(false);
+    expect(await app.services.prisma.authEvent.count({ where: { userId, kind: 'PASSKEY_REMOVED' } })).toBe(1);
+  }, 60_000);
+});
