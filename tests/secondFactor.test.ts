@@ -2,6 +2,7 @@
 // Codes are computed here with otpauth from the secret the API returned, like any authenticator app.
 import { Secret, TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumeChallenge, findChallenge } from '../src/secondFactor/challenges.ts';
 import { SecretBox } from '../src/secondFactor/secretBox.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import {
@@ -205,12 +206,24 @@ describe('two-step sign-in', () => {
     const email = 'race@totp.test';
     const { codes } = await withTotp(email);
     const { login } = await passwordStep(app.client(), email);
+    // Every recovery code at once: all of them are right, one sign-in comes of it.
     const results = await Promise.all(
-      [codes[0]!, codes[1]!].map((recoveryCode) =>
-        app.client().request(VerifySecondFactor, { input: { challenge: login.challenge, recoveryCode } }),
-      ),
+      codes.map((recoveryCode) => app.client().request(VerifySecondFactor, { input: { challenge: login.challenge, recoveryCode } })),
     );
-    expect(results.map((result) => result.data!.verifySecondFactor.__typename).sort()).toEqual(['InvalidTokenError', 'User']);
+    const answers = results.map((result) => result.data!.verifySecondFactor.__typename);
+    expect(answers.filter((answer) => answer === 'User')).toHaveLength(1);
+    expect(answers.filter((answer) => answer !== 'User')).toEqual(Array(9).fill('InvalidTokenError'));
+  });
+
+  it('ends a challenge once when two right answers were both checked against it before either ended it', async () => {
+    const email = 'race-domain@totp.test';
+    await withTotp(email);
+    const { login } = await passwordStep(app.client(), email);
+    const { prisma } = app.services;
+    const [first, second] = await Promise.all([findChallenge(prisma, login.challenge, ['SIGN_IN']), findChallenge(prisma, login.challenge, ['SIGN_IN'])]);
+    expect(first).not.toBeNull();
+    expect(second).not.toBeNull();
+    expect((await Promise.all([consumeChallenge(prisma, first!), consumeChallenge(prisma, second!)])).sort()).toEqual([false, true]);
   });
 
   it('ends a challenge at its fifth wrong answer, and refuses an expired one', async () => {
