@@ -43,7 +43,12 @@ describe('_service', () => {
   });
 
   it('keeps answering in production, where introspection is off', async () => {
-    const production = await startTestApp({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(40), JWT_SECRET: 'j'.repeat(40) });
+    const production = await startTestApp({
+      NODE_ENV: 'production',
+      SESSION_SECRET: 's'.repeat(40),
+      JWT_SECRET: 'j'.repeat(40),
+      TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+    });
     try {
       const sdl = await production.client().raw(SERVICE_SDL);
       expect(sdl.data._service.sdl).toBe(committedSdl());
