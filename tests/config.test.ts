@@ -152,7 +152,12 @@ describe('JWT_SIGNING_KEYS', () => {
 
   it('is what production needs, or the older JWT_SECRET; neither refuses to start', () => {
     const dir = tempDir();
-    const production = { DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) };
+    const production = {
+      DATA_DIR: dir,
+      NODE_ENV: 'production',
+      SESSION_SECRET: 's'.repeat(32),
+      TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+    };
     expect(() => loadConfig(production)).toThrow(/JWT_SIGNING_KEYS must be set in production/);
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(loadConfig({ ...production, JWT_SIGNING_KEYS: pem() }).jwtSigningKeys).toHaveLength(1);
@@ -166,7 +171,7 @@ describe('JWT_SIGNING_KEYS', () => {
     expect(first!.alg).toBe('EdDSA');
     expect(loadConfig({ DATA_DIR: dir }).jwtSigningKeys[0]!.kid).toBe(first!.kid);
     expect(fs.statSync(path.join(dir, 'jwt_signing_key.pem')).mode & 0o077).toBe(0);
-    expect(fs.readdirSync(dir)).toEqual(['jwt_signing_key.pem', 'session_secret.secret']);
+    expect(fs.readdirSync(dir)).toEqual(['jwt_signing_key.pem', 'session_secret.secret', 'totp_encryption_key.secret']);
     // A secret an earlier version generated keeps verifying the tokens it signed.
     fs.writeFileSync(path.join(dir, 'jwt_secret.secret'), 'earlier-development-secret');
     expect(loadConfig({ DATA_DIR: dir }).jwtSecrets).toEqual(['earlier-development-secret']);
