@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
-import { connectDatabase, openPostgresPool, openSqliteReads, postgresReads, reportingReads } from './db.ts';
+import { connectDatabase, isDatabaseUnavailable, openPostgresPool, openSqliteReads, postgresReads, reportingReads } from './db.ts';
 import { createLogger } from './logger.ts';
 import { HashQueueFullError, PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
@@ -56,7 +56,15 @@ function refusal(error: unknown): GraphQLError | null {
       extensions: { code: 'RATE_LIMITED', retryAfter: original.retryAfterSeconds },
     });
   }
+  if (isDatabaseUnavailable(original)) return serviceUnavailable(at);
   return null;
+}
+
+export const SERVICE_UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; try again shortly.';
+
+/** The database cannot be reached (a restart, an outage): the request may succeed when retried. */
+function serviceUnavailable(at: { nodes?: GraphQLError['nodes']; path?: GraphQLError['path'] } = {}): GraphQLError {
+  return new GraphQLError(SERVICE_UNAVAILABLE_MESSAGE, { ...at, extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } } });
 }
 
 /** Refusals and GraphQL errors reach the client as they are; anything else is masked. */
@@ -77,7 +85,8 @@ function yogaLogger(logger: Logger) {
     const [first] = args;
     if (first instanceof Error) {
       const original = first instanceof GraphQLError ? (first.originalError ?? first) : first;
-      if (refusal(first)) logger.info({ err: original }, 'request refused');
+      if (isDatabaseUnavailable(original)) logger.warn({ err: original }, 'database unavailable');
+      else if (refusal(first)) logger.info({ err: original }, 'request refused');
       else logger[level]({ err: original }, 'error while handling a request');
     } else {
       logger[level](args.map(String).join(' '));
@@ -160,6 +169,27 @@ function jwksHandler(config: Config): express.RequestHandler {
   };
 }
 
+/**
+ * Errors that reach express rather than Yoga (the session store reading the session before Yoga
+ * runs, or saving it after): answered in GraphQL's shape, never express's HTML page.
+ */
+function handleServerErrors(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const unavailable = isDatabaseUnavailable(error);
+    // The session could not be read: express-session would take it for an ended one and delete it
+    // from the store at the end of this answer (signing the user out once the database is back).
+    if (req.session === undefined) delete (req as { sessionID?: string }).sessionID;
+    if (unavailable) logger.warn({ err: error }, 'database unavailable');
+    else logger.error({ err: error }, 'error while handling a request');
+    // A failed save or touch at the end of a request: the answer has already gone out.
+    if (res.headersSent) return void res.end();
+    const answer = unavailable
+      ? serviceUnavailable()
+      : new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    res.status(unavailable ? 503 : 500).json({ errors: [{ message: answer.message, extensions: { code: answer.extensions.code } }] });
+  };
+}
+
 /** How long close() waits for running operations. */
 const CLOSE_WAIT_MS = 10_000;
 
@@ -179,7 +209,16 @@ function logHashing(logger: Logger, hasher: PasswordHasher): void {
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
-  const prisma = await connectDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, onQuery: options.onQuery });
+  const onConnectionError = (error: Error) => logger.warn({ err: error }, 'a database connection was lost');
+  const prisma = await connectDatabase(config.databaseUrl, {
+    poolSize: config.databasePoolSize,
+    onQuery: options.onQuery,
+    onConnectionError,
+    // A process that starts during an outage waits for the database, then serves.
+    onUnavailable: (error, attempt) => {
+      if (attempt === 1 || attempt % 30 === 0) logger.warn({ err: error }, 'the database is unreachable; trying again every second');
+    },
+  });
   const hasher = new PasswordHasher({
     cost: config.bcryptCost,
     threads: config.hashWorkers,
@@ -191,7 +230,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // PostgreSQL: a small pool of the service's own for direct reads and, as several instances share
   // one PostgreSQL, for the rate-limit counters. On SQLite the counters are in this process, or in the
   // cluster's primary when WEB_CONCURRENCY > 1 (see src/server.ts).
-  const directPool = config.databaseProvider === 'postgresql' ? await openPostgresPool(config.databaseUrl, 4) : null;
+  const directPool = config.databaseProvider === 'postgresql' ? await openPostgresPool(config.databaseUrl, 4, onConnectionError) : null;
   const ownReads = directPool ? postgresReads(directPool) : openSqliteReads(config.databaseUrl);
   const directReads = options.onQuery ? reportingReads(ownReads, options.onQuery) : ownReads;
   const sessions = new PrismaSessionStore(prisma, { maxAgeMs: config.sessionMaxAgeMs, reads: directReads });
@@ -252,7 +291,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await prisma.$queryRawUnsafe('SELECT 1');
       res.json({ status: 'ok' });
     } catch (error) {
-      logger.error({ err: error }, 'health check failed');
+      if (isDatabaseUnavailable(error)) logger.warn({ err: error }, 'health check: database unavailable');
+      else logger.error({ err: error }, 'health check failed');
       res.status(503).json({ status: 'unavailable' });
     }
   });
@@ -280,6 +320,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   );
   app.use(handleBodyErrors);
+  app.use(handleServerErrors(logger));
 
   return {
     app,

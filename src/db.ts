@@ -13,6 +13,49 @@ export class DatabaseError extends Error {
   override name = 'DatabaseError';
 }
 
+/** Node's socket errors and PostgreSQL's SQLSTATEs that mean the server is gone or not taking work now. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  '57P01', // admin_shutdown: "terminating connection due to administrator command"
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: "the database system is starting up / shutting down"
+  '53300', // too_many_connections
+  // Prisma's: cannot reach the server, operation timed out, server closed the connection, no pool connection in time.
+  'P1001', 'P1002', 'P1008', 'P1017', 'P2024',
+]);
+/** Kinds of the errors Prisma's driver adapters report (DriverAdapterError's cause). */
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+/** `pg`'s own errors carry no code. */
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|Can't reach database server|Server has closed the connection/i;
+
+/**
+ * Whether an error means the database cannot be reached right now (a restart, a stop, a network
+ * fault) rather than a fault of the request or the code: such requests are answered
+ * SERVICE_UNAVAILABLE. The one place that knows what `pg`, Prisma and its pg adapter throw then;
+ * it follows `cause` and Prisma's `meta.driverAdapterError`.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const pending = [error];
+  while (pending.length > 0 && seen.size < 10) {
+    const current = pending.pop();
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    const { code, kind, message, cause, meta, originalError } = current as Record<string, unknown>;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    if (typeof kind === 'string' && UNAVAILABLE_KINDS.has(kind)) return true;
+    if (kind === 'postgres' && typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+    pending.push(cause, originalError, (meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
+  }
+  return false;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How often a process that starts during an outage tries the database again. */
+const RECONNECT_INTERVAL_MS = 1000;
+
 /** The file behind a `file:` URL, so its folder can be created before first use. */
 export function sqliteFile(databaseUrl: string): string {
   return path.resolve(databaseUrl.replace(/^file:/, '').replace(/\?.*$/, ''));
@@ -22,6 +65,13 @@ export interface ConnectOptions {
   /** Connections per process on PostgreSQL. */
   poolSize?: number;
   onQuery?: (sql: string) => void;
+  /**
+   * PostgreSQL: while the server cannot be reached, try again every second instead of failing;
+   * called before each wait. Without it an unreachable server fails like any other error.
+   */
+  onUnavailable?: (error: unknown, attempt: number) => void;
+  /** A connection of Prisma's pool was lost (the pool replaces it at the next query). */
+  onConnectionError?: (error: Error) => void;
 }
 
 export async function connectDatabase(databaseUrl: string, options: ConnectOptions = {}): Promise<Database> {
@@ -34,13 +84,22 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
   // PostgreSQL's driver and client load only when used (~3 MB a process otherwise).
   const prisma = (
     postgres
-      ? await connectPostgres(databaseUrl, settings, options.poolSize ?? 10)
+      ? await connectPostgres(databaseUrl, settings, options.poolSize ?? 10, options.onConnectionError)
       : new PrismaClient({ ...settings, adapter: new PrismaBetterSQLite3({ url: databaseUrl }) })
   ) as unknown as PrismaClient<'query'>;
   if (options.onQuery) prisma.$on('query', (event) => options.onQuery!(event.query));
   try {
     if (postgres) {
-      await prisma.$queryRawUnsafe('SELECT 1');
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await prisma.$queryRawUnsafe('SELECT 1');
+          break;
+        } catch (error) {
+          if (!options.onUnavailable || !isDatabaseUnavailable(error)) throw error;
+          options.onUnavailable(error, attempt);
+          await sleep(RECONNECT_INTERVAL_MS);
+        }
+      }
     } else {
       // WAL lets readers proceed during a write and makes each commit ~4x cheaper (docs/prisma-offline.md).
       await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
@@ -55,12 +114,64 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
   return prisma as unknown as Database;
 }
 
-async function connectPostgres(databaseUrl: string, settings: object, poolSize: number) {
+async function connectPostgres(databaseUrl: string, settings: object, poolSize: number, onConnectionError?: (error: Error) => void) {
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
     import('@prisma/adapter-pg'),
     import('./generated/prisma-postgresql/client.ts'),
   ]);
-  return new PostgresClient({ ...settings, adapter: new PrismaPg({ connectionString: databaseUrl, max: poolSize }) });
+  // The adapter makes its own pg.Pool and listens to its 'error' events (a connection lost while
+  // idle, e.g. at a server restart), passing them to onPoolError; a connection lost inside a
+  // transaction goes to onConnectionError. Either way the pool drops that connection and opens a
+  // new one at the next query.
+  const adapter = new PrismaPg(
+    { ...postgresConnection(databaseUrl), max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+    { onPoolError: onConnectionError, onConnectionError },
+  );
+  return new PostgresClient({ ...settings, adapter });
+}
+
+/**
+ * A connection that cannot be made within this fails (SERVICE_UNAVAILABLE) rather than waiting:
+ * `pg` waits for ever by default, and a server that drops packets would hold every request.
+ */
+const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * `pg`'s settings for a DATABASE_URL. `pgbouncer=true` (Prisma's name for it) says that a PgBouncer
+ * in transaction mode stands between: it is not a PostgreSQL parameter, so it is taken off the URL.
+ */
+export function postgresConnection(databaseUrl: string): { connectionString: string; pgbouncer: boolean } {
+  const url = new URL(databaseUrl);
+  const pgbouncer = url.searchParams.get('pgbouncer') === 'true';
+  url.searchParams.delete('pgbouncer');
+  return { connectionString: url.toString(), pgbouncer };
+}
+
+/**
+ * Waits while PostgreSQL cannot be reached (trying every second, calling `onUnavailable` before
+ * each wait), so that a process started during an outage comes up when the server does. Returns
+ * at once on SQLite, when the server answers, and on any other error (a wrong password, a missing
+ * database), which the next step then reports.
+ */
+export async function waitForDatabase(databaseUrl: string, onUnavailable: (error: unknown, attempt: number) => void): Promise<void> {
+  if (databaseProvider(databaseUrl) !== 'postgresql') return;
+  const { default: pgModule } = await import('pg');
+  const { connectionString } = postgresConnection(databaseUrl);
+  for (let attempt = 1; ; attempt += 1) {
+    const client = new pgModule.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) return;
+      onUnavailable(error, attempt);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await sleep(RECONNECT_INTERVAL_MS);
+  }
 }
 
 export function ensureDatabaseFolder(databaseUrl: string): void {
@@ -114,18 +225,36 @@ export function openSqliteReads(databaseUrl: string): DirectReads {
  * A small `pg` pool of the service's own, beside Prisma's: direct reads (`postgresReads`) and the
  * rate-limit counters use it. Prisma keeps DateTime columns as `timestamp(3)` in UTC, which `pg`
  * would read as local time: here they are read as UTC.
+ *
+ * `onConnectionError` hears of connections lost while idle (a server restart or stop ends them
+ * all): without a listener the pool's 'error' event would end the process. The pool opens new
+ * connections at the next query, so the service recovers as soon as the server is back.
+ *
+ * Behind PgBouncer in transaction mode (`pgbouncer=true` on the URL) statements go unnamed: a named
+ * statement is prepared on one server connection and PgBouncer (before 1.21) may run the next
+ * query on another, which does not know it. Both users of the pool (`postgresReads`, and
+ * rate-limiter-flexible's counters) name their statements, so names are dropped here, in one place.
  */
-export async function openPostgresPool(databaseUrl: string, max: number): Promise<pg.Pool> {
+export async function openPostgresPool(databaseUrl: string, max: number, onConnectionError: (error: Error) => void): Promise<pg.Pool> {
   const { default: pgModule } = await import('pg');
+  const { connectionString, pgbouncer } = postgresConnection(databaseUrl);
   const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
-  return new pgModule.Pool({
-    connectionString: databaseUrl,
+  const pool = new pgModule.Pool({
+    connectionString,
     max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === pgModule.types.builtins.TIMESTAMP ? utcTimestamp : pgModule.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
     },
   });
+  pool.on('error', onConnectionError);
+  if (pgbouncer) {
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    pool.query = ((config: unknown, ...rest: unknown[]) =>
+      query(config && typeof config === 'object' && 'name' in config ? { ...config, name: undefined } : config, ...rest)) as typeof pool.query;
+  }
+  return pool;
 }
 
 /** Direct reads on `pool` as named prepared statements (closing the pool is its owner's part). */

@@ -3,7 +3,7 @@ import type { Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
-import { DatabaseError, ensureDatabaseFolder } from './db.ts';
+import { DatabaseError, ensureDatabaseFolder, waitForDatabase } from './db.ts';
 import { applyMigrations, MigrationError, type MigrateOptions } from './migrate.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -20,6 +20,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config);
+  // Logged through the logger's error serializer (message, code, stack; no driver internals).
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'crashed');
+    process.exit(1);
+  });
   if (cluster.isPrimary && config.webConcurrency > 1) return primary(config, logger);
 
   let built;
@@ -27,10 +32,7 @@ async function main(): Promise<void> {
     // Imported here, so that a cluster's primary, which serves nothing, stays small (~90 MB, not ~165).
     const { createApp } = await import('./app.ts');
     // With WEB_CONCURRENCY > 1 the primary process has applied them before forking this worker.
-    if (cluster.isPrimary) {
-      ensureDatabaseFolder(config.databaseUrl);
-      await applyMigrations(config.databaseUrl, migrateOptions(config, logger));
-    }
+    if (cluster.isPrimary) await prepareDatabase(config, logger);
     built = await createApp(config, { logger });
   } catch (error) {
     const expected = error instanceof MigrationError || error instanceof DatabaseError;
@@ -103,6 +105,18 @@ function migrateOptions(config: Config, logger: Logger): MigrateOptions {
   return { lockWaitSeconds: config.migrationLockWaitSeconds, onWait: (message) => logger.warn(message) };
 }
 
+/**
+ * Before serving: a PostgreSQL that cannot be reached is waited for (a process started during an
+ * outage comes up with the server), then pending migrations are applied.
+ */
+async function prepareDatabase(config: Config, logger: Logger): Promise<void> {
+  ensureDatabaseFolder(config.databaseUrl);
+  await waitForDatabase(config.databaseUrl, (error, attempt) => {
+    if (attempt === 1 || attempt % 30 === 0) logger.warn({ err: error }, 'the database is unreachable; trying again every second');
+  });
+  await applyMigrations(config.databaseUrl, migrateOptions(config, logger));
+}
+
 function address(config: Config): string {
   return `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/graphql`;
 }
@@ -115,8 +129,7 @@ function address(config: Config): string {
  */
 async function primary(config: Config, logger: Logger): Promise<void> {
   try {
-    ensureDatabaseFolder(config.databaseUrl);
-    await applyMigrations(config.databaseUrl, migrateOptions(config, logger));
+    await prepareDatabase(config, logger);
   } catch (error) {
     const expected = error instanceof MigrationError || error instanceof DatabaseError;
     logger.fatal(expected ? `cannot start: ${(error as Error).message}` : { err: error }, 'cannot start');
@@ -129,31 +142,42 @@ async function primary(config: Config, logger: Logger): Promise<void> {
 
   let stopping = false;
   let failed = false;
+  // Once a worker has served, the service is known to work: a worker that exits later, even before
+  // serving (say it could not start while the database was restarting), is replaced, after a wait
+  // that doubles with each replacement that fails in a row (at most 30 s). Only a worker of the
+  // first start that exits before serving ends the service, as another would fail the same way.
+  let served = false;
+  let failedInARow = 0;
   const listening = new Set<number>();
   cluster.on('listening', (worker) => {
     listening.add(worker.id);
+    served = true;
+    failedInARow = 0;
     if (listening.size === config.webConcurrency) {
       logger.info(`serving ${address(config)} from ${config.webConcurrency} processes`);
     }
   });
   cluster.on('exit', (worker, code, signal) => {
     const started = listening.delete(worker.id);
-    if (code !== 0 && (stopping || !started)) failed = true;
-    if (!stopping && started) {
-      logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
-      cluster.fork();
+    const how = signal ?? `code ${code}`;
+    if (!stopping && served) {
+      const delay = started ? 0 : Math.min(1000 * 2 ** failedInARow++, 30_000);
+      logger.error(`worker ${worker.process.pid} exited (${how})${started ? '' : ' before serving'}; starting another${delay ? ` in ${delay / 1000} s` : ''}`);
+      setTimeout(() => stopping || cluster.fork(), delay);
       return;
     }
+    if (code !== 0) failed = true;
     if (!stopping) {
-      // It never served: another would fail the same way.
-      logger.fatal(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving`);
+      logger.fatal(`worker ${worker.process.pid} exited (${how}) before serving`);
       shutdown();
     }
-    if (Object.keys(cluster.workers ?? {}).length === 0) {
-      if (!failed) logger.info('stopped');
-      process.exit(failed ? 1 : 0);
-    }
+    exitWhenNoWorkers();
   });
+  const exitWhenNoWorkers = () => {
+    if (Object.keys(cluster.workers ?? {}).length > 0) return;
+    if (!failed) logger.info('stopped');
+    process.exit(failed ? 1 : 0);
+  };
 
   // Each worker finishes its in-flight requests within the grace period and exits by itself.
   const shutdown = (signal?: string) => {
@@ -164,6 +188,8 @@ async function primary(config: Config, logger: Logger): Promise<void> {
     setTimeout(() => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
     }, SHUTDOWN_GRACE_MS + 10_000).unref();
+    // Between a worker's exit and its replacement there may be none left to wait for.
+    exitWhenNoWorkers();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
