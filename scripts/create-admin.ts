@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({ options: { email: { type: 'string' }, password: { type: 'string' } } });
   const config = loadConfig();
   ensureDatabaseFolder(config.databaseUrl);
-  await applyMigrations(config.databaseUrl, { lockWaitSeconds: config.migrationLockWaitSeconds, onWait: (message) => console.error(message) });
+  await applyMigrations(config.migrationDatabaseUrl, { lockWaitSeconds: config.migrationLockWaitSeconds, onWait: (message) => console.error(message) });
   const prisma = await connectDatabase(config.databaseUrl);
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: 1 });
   try {

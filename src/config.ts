@@ -23,6 +23,11 @@ export interface Config {
   host: string;
   databaseUrl: string;
   databaseProvider: DatabaseProvider;
+  /**
+   * Where migrations are applied: DIRECT_DATABASE_URL, or DATABASE_URL. Behind PgBouncer in
+   * transaction mode they need a direct connection (their advisory lock is a session's).
+   */
+  migrationDatabaseUrl: string;
   /** Connections per process (PostgreSQL). */
   databasePoolSize: number;
   /** Where development secrets and the default SQLite file live. */
@@ -252,6 +257,20 @@ function databaseUrl(env: Env, dataDir: string): string {
   return url;
 }
 
+function migrationDatabaseUrl(env: Env, url: string): string {
+  const direct = env.DIRECT_DATABASE_URL?.trim();
+  const pooled = /^postgres(ql)?:\/\//.test(url) && new URL(url).searchParams.get('pgbouncer') === 'true';
+  if (direct && !/^postgres(ql)?:\/\//.test(direct)) {
+    throw new ConfigError('DIRECT_DATABASE_URL must be a "postgresql://..." URL (a direct connection to the server behind PgBouncer)');
+  }
+  if (pooled && !direct) {
+    throw new ConfigError(
+      'DATABASE_URL has pgbouncer=true: set DIRECT_DATABASE_URL to a direct connection to PostgreSQL for migrations (PgBouncer in transaction mode cannot hold their lock)',
+    );
+  }
+  return direct || url;
+}
+
 /** `RATE_LIMIT_EMAIL_IP_FAILURES=5/900`: 5 per 900 seconds. */
 function rates(env: Env): Rates {
   const entries = (Object.entries(DEFAULT_RATES) as [LimitName, Rate][]).map(([name, fallback]): [LimitName, Rate] => {
@@ -295,6 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST?.trim() || '0.0.0.0',
     databaseUrl: url,
     databaseProvider: databaseProvider(url),
+    migrationDatabaseUrl: migrationDatabaseUrl(env, url),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
     sessionSecrets: secrets(env, 'SESSION_SECRET', production, dataDir),

@@ -111,10 +111,10 @@ function migrateOptions(config: Config, logger: Logger): MigrateOptions {
  */
 async function prepareDatabase(config: Config, logger: Logger): Promise<void> {
   ensureDatabaseFolder(config.databaseUrl);
-  await waitForDatabase(config.databaseUrl, (error, attempt) => {
+  await waitForDatabase(config.migrationDatabaseUrl, (error, attempt) => {
     if (attempt === 1 || attempt % 30 === 0) logger.warn({ err: error }, 'the database is unreachable; trying again every second');
   });
-  await applyMigrations(config.databaseUrl, migrateOptions(config, logger));
+  await applyMigrations(config.migrationDatabaseUrl, migrateOptions(config, logger));
 }
 
 function address(config: Config): string {

@@ -80,7 +80,7 @@ beforeAll(async () => {
   database = await freshDatabase(inject('templateDatabase'));
   server = await servers.start({
     DATA_DIR: database.dir,
-    DATABASE_URL: database.url,
+    ...database.env,
     WEB_CONCURRENCY: '2',
     RATE_LIMITS: 'on',
     TRUST_PROXY: '1',

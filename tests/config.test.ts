@@ -49,6 +49,13 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ trustProxy: 1, bcryptCost: 12, bcryptImplementation: 'bcryptjs', rateLimits: false, port: 8080 });
   });
 
+  it('applies migrations over DIRECT_DATABASE_URL when given (behind PgBouncer), else over DATABASE_URL', () => {
+    const pooled = 'postgresql://u:p@pgbouncer:6432/db?pgbouncer=true';
+    const direct = 'postgresql://u:p@db:5432/db';
+    expect(loadConfig({ DATA_DIR: tempDir(), DATABASE_URL: pooled, DIRECT_DATABASE_URL: direct })).toMatchObject({ databaseUrl: pooled, migrationDatabaseUrl: direct });
+    expect(loadConfig({ DATA_DIR: tempDir(), DATABASE_URL: direct })).toMatchObject({ migrationDatabaseUrl: direct });
+  });
+
   it.each([
     [{ BCRYPT_COST: '9' }, /BCRYPT_COST must be a whole number from 10 to 14/],
     [{ BCRYPT_COST: 'twelve' }, /BCRYPT_COST/],
@@ -57,6 +64,8 @@ describe('loadConfig', () => {
     [{ BCRYPT_IMPLEMENTATION: 'fastest' }, /BCRYPT_IMPLEMENTATION must be one of auto, native, bcryptjs, got "fastest"/],
     [{ PASSWORD_RESET_URL: 'https://app.example/reset' }, /\{token\}/],
     [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL/],
+    [{ DATABASE_URL: 'postgresql://u:p@pgbouncer:6432/db?pgbouncer=true' }, /set DIRECT_DATABASE_URL to a direct connection/],
+    [{ DATABASE_URL: 'postgresql://u:p@db/db', DIRECT_DATABASE_URL: 'file:x.db' }, /DIRECT_DATABASE_URL must be a "postgresql:\/\/\.\.\." URL/],
   ])('refuses %j', (env, message) => {
     expect(() => loadConfig({ DATA_DIR: tempDir(), ...env })).toThrow(message);
   });

@@ -53,7 +53,7 @@ const rounds: Round[] = [];
 
 function startServer(): Promise<RunningServer> {
   return servers
-    .start({ DATABASE_URL: database.url, DATA_DIR: database.dir, LOG_LEVEL: 'warn', RATE_LIMITS: 'off', BCRYPT_COST: '10' })
+    .start({ ...database.env, DATA_DIR: database.dir, LOG_LEVEL: 'warn', RATE_LIMITS: 'off', BCRYPT_COST: '10' })
     .then((server) => (allServers.push(server), server));
 }
 

@@ -176,7 +176,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
         return dir;
       };
       const env = (name: string) => ({
-        DATABASE_URL: database.url,
+        ...database.env,
         SESSION_SECRET: SECRET,
         JWT_SECRET,
         // The same key everywhere, so that a TOTP secret set up through one instance opens on the other.

@@ -49,7 +49,7 @@ type Database = Awaited<ReturnType<typeof freshDatabase>>;
 async function serve(database: Database, env: Record<string, string>, options: { logger?: Logger }): Promise<TestApp> {
   const config = loadConfig({
     DATA_DIR: database.dir,
-    DATABASE_URL: database.url,
+    ...database.env,
     DATABASE_POOL_SIZE: '4',
     LOG_LEVEL: 'error',
     BCRYPT_COST: '10',

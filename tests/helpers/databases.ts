@@ -10,6 +10,14 @@ import pg from 'pg';
  */
 export const testServerUrl = process.env.TEST_DATABASE_URL?.trim() || null;
 
+/**
+ * With TEST_PGBOUNCER_URL (a PgBouncer in transaction mode in front of TEST_DATABASE_URL's server,
+ * e.g. postgresql://user:password@127.0.0.1:6432/), the apps and servers under test reach their
+ * database through it, as `DATABASE_URL=...?pgbouncer=true` with `DIRECT_DATABASE_URL` for
+ * migrations; databases are still created, copied and dropped directly.
+ */
+export const testPoolerUrl = (testServerUrl && process.env.TEST_PGBOUNCER_URL?.trim()) || null;
+
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
@@ -37,18 +45,30 @@ export async function dropPostgresDatabase(name: string): Promise<void> {
   await admin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
+export interface FreshDatabase {
+  /** The app's DATABASE_URL. */
+  url: string;
+  /** The variables a server needs for it: DATABASE_URL, and DIRECT_DATABASE_URL through PgBouncer. */
+  env: Record<string, string>;
+  dir: string;
+  drop: () => Promise<void>;
+}
+
 /** A fresh database for one test app, and how to remove it. */
-export async function freshDatabase(template: string): Promise<{ url: string; dir: string; drop: () => Promise<void> }> {
+export async function freshDatabase(template: string): Promise<FreshDatabase> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-test-'));
   if (!testServerUrl) {
     const file = path.join(dir, 'app.db');
     fs.copyFileSync(template, file);
-    return { url: `file:${file}`, dir, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    const url = `file:${file}`;
+    return { url, env: { DATABASE_URL: url }, dir, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
   }
   const name = `auth_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const url = await createPostgresDatabase(name, template);
+  const direct = await createPostgresDatabase(name, template);
+  const url = testPoolerUrl ? `${withDatabase(testPoolerUrl, name)}?pgbouncer=true` : direct;
   return {
     url,
+    env: testPoolerUrl ? { DATABASE_URL: url, DIRECT_DATABASE_URL: direct } : { DATABASE_URL: url },
     dir,
     drop: async () => {
       await dropPostgresDatabase(name);
