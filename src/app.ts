@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
-import { connectDatabase, isDatabaseUnavailable, openPostgresPool, openSqliteReads, postgresReads, reportingReads } from './db.ts';
+import { connectDatabase, isDatabaseUnavailable, isStorageFull, openPostgresPool, openSqliteReads, postgresReads, reportingReads, StorageFullness } from './db.ts';
 import { createLogger } from './logger.ts';
 import { HashQueueFullError, PasswordHasher } from './passwords/hasher.ts';
 import { schema } from './schema/index.ts';
@@ -56,7 +56,7 @@ function refusal(error: unknown): GraphQLError | null {
       extensions: { code: 'RATE_LIMITED', retryAfter: original.retryAfterSeconds },
     });
   }
-  if (isDatabaseUnavailable(original)) return serviceUnavailable(at);
+  if (isDatabaseUnavailable(original) || isStorageFull(original)) return serviceUnavailable(at);
   return null;
 }
 
@@ -85,7 +85,8 @@ function yogaLogger(logger: Logger) {
     const [first] = args;
     if (first instanceof Error) {
       const original = first instanceof GraphQLError ? (first.originalError ?? first) : first;
-      if (isDatabaseUnavailable(original)) logger.warn({ err: original }, 'database unavailable');
+      if (isStorageFull(original)) logger.error({ err: original }, 'database or disk full');
+      else if (isDatabaseUnavailable(original)) logger.warn({ err: original }, 'database unavailable');
       else if (refusal(first)) logger.info({ err: original }, 'request refused');
       else logger[level]({ err: original }, 'error while handling a request');
     } else {
@@ -95,7 +96,7 @@ function yogaLogger(logger: Logger) {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-function createYogaServer(services: Services) {
+function createYogaServer(services: Services, storage: StorageFullness) {
   const { config, logger } = services;
   return createYoga<ServerContext, Context>({
     schema,
@@ -108,7 +109,12 @@ function createYogaServer(services: Services) {
     batching: false,
     // CORS is answered before Yoga (corsMiddleware), for listed origins only.
     cors: false,
-    maskedErrors: { maskError },
+    maskedErrors: {
+      maskError: (error) => {
+        storage.note(error instanceof GraphQLError ? (error.originalError ?? error) : error);
+        return maskError(error);
+      },
+    },
     logging: yogaLogger(logger),
     // `documentId` names a trusted document (TRUSTED_DOCUMENTS) in a request's body.
     extraParamNames: config.trustedDocuments ? ['documentId'] : [],
@@ -173,13 +179,16 @@ function jwksHandler(config: Config): express.RequestHandler {
  * Errors that reach express rather than Yoga (the session store reading the session before Yoga
  * runs, or saving it after): answered in GraphQL's shape, never express's HTML page.
  */
-function handleServerErrors(logger: Logger): ErrorRequestHandler {
+function handleServerErrors(logger: Logger, storage: StorageFullness): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const unavailable = isDatabaseUnavailable(error);
+    storage.note(error);
+    const full = isStorageFull(error);
+    const unavailable = full || isDatabaseUnavailable(error);
     // The session could not be read: express-session would take it for an ended one and delete it
     // from the store at the end of this answer (signing the user out once the database is back).
     if (req.session === undefined) delete (req as { sessionID?: string }).sessionID;
-    if (unavailable) logger.warn({ err: error }, 'database unavailable');
+    if (full) logger.error({ err: error }, 'database or disk full');
+    else if (unavailable) logger.warn({ err: error }, 'database unavailable');
     else logger.error({ err: error }, 'error while handling a request');
     // A failed save or touch at the end of a request: the answer has already gone out.
     if (res.headersSent) return void res.end();
@@ -267,7 +276,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),
     );
   }, PRUNE_INTERVAL_MS).unref();
-  const yoga = createYogaServer(services);
+  const storage = new StorageFullness();
+  const yoga = createYogaServer(services, storage);
 
   // Operations still running: the HTTP server forgets a request once its client hangs up, but its
   // resolvers go on (a login waits for its hash, then writes): close() lets them finish first.
@@ -289,6 +299,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   app.get('/health', async (_req, res) => {
     try {
       await prisma.$queryRawUnsafe('SELECT 1');
+      // The database answers, but writes failed for lack of space a moment ago (see StorageFullness).
+      if (storage.full) return void res.status(503).json({ status: 'unavailable' });
       res.json({ status: 'ok' });
     } catch (error) {
       if (isDatabaseUnavailable(error)) logger.warn({ err: error }, 'health check: database unavailable');
@@ -320,7 +332,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   );
   app.use(handleBodyErrors);
-  app.use(handleServerErrors(logger));
+  app.use(handleServerErrors(logger, storage));
 
   return {
     app,

@@ -52,6 +52,43 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** SQLite's SQLITE_FULL and PostgreSQL's disk_full (53100), as their drivers report them. */
+const STORAGE_FULL = /database or disk is full|No space left on device|could not extend file|SQLITE_FULL/i;
+
+/** Whether an error means writes fail for lack of space: answered SERVICE_UNAVAILABLE, and shown by /health. */
+export function isStorageFull(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const pending = [error];
+  while (pending.length > 0 && seen.size < 10) {
+    const current = pending.pop();
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    const { code, message, cause, meta, originalError } = current as Record<string, unknown>;
+    if (code === '53100' || code === 'SQLITE_FULL' || (typeof message === 'string' && STORAGE_FULL.test(message))) return true;
+    pending.push(cause, originalError, (meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
+  }
+  return false;
+}
+
+/**
+ * Remembers writes that failed for lack of space, so that /health can say so: its own probe only
+ * reads (a probe that writes would cost a write per probe and still pass on a full disk, as SQLite
+ * reuses the space of its write-ahead log and PostgreSQL that of dead rows). /health answers 503 for
+ * FULL_FOR_MS after the last such failure.
+ */
+export class StorageFullness {
+  static readonly FULL_FOR_MS = 30_000;
+  private lastFullAt = Number.NEGATIVE_INFINITY;
+
+  note(error: unknown): void {
+    if (isStorageFull(error)) this.lastFullAt = Date.now();
+  }
+
+  get full(): boolean {
+    return Date.now() - this.lastFullAt < StorageFullness.FULL_FOR_MS;
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How often a process that starts during an outage tries the database again. */
 const RECONNECT_INTERVAL_MS = 1000;
@@ -174,8 +211,32 @@ export async function waitForDatabase(databaseUrl: string, onUnavailable: (error
   }
 }
 
+/**
+ * SQLite: creates the file's folder, and refuses a file or folder the process cannot write (SQLite
+ * writes the file and, beside it, its write-ahead log), which Prisma's migration engine would only
+ * report as `External error id#0`.
+ */
 export function ensureDatabaseFolder(databaseUrl: string): void {
-  if (databaseProvider(databaseUrl) === 'sqlite') fs.mkdirSync(path.dirname(sqliteFile(databaseUrl)), { recursive: true });
+  if (databaseProvider(databaseUrl) !== 'sqlite') return;
+  const file = sqliteFile(databaseUrl);
+  const folder = path.dirname(file);
+  fs.mkdirSync(folder, { recursive: true });
+  const writable = (target: string) => {
+    try {
+      fs.accessSync(target, fs.constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (fs.existsSync(file) && !writable(file)) {
+    throw new DatabaseError(`the SQLite database file ${file} cannot be written (it is read-only for this user): give the service's user write access to it`);
+  }
+  if (!writable(folder)) {
+    throw new DatabaseError(
+      `the folder of the SQLite database, ${folder}, cannot be written (it is read-only for this user): SQLite keeps its write-ahead log beside the file, so the service's user needs write access to the folder`,
+    );
+  }
 }
 
 /** The part of better-sqlite3 used for direct reads (it ships no types). */
