@@ -27,7 +27,7 @@ const UNAVAILABLE_CODES = new Set([
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
 /** `pg`'s own errors carry no code. */
 const UNAVAILABLE_MESSAGE =
-  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|Can't reach database server|Server has closed the connection/i;
+  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|Can't reach database server|Server has closed the connection/i;
 
 /**
  * Whether an error means the database cannot be reached right now (a restart, a stop, a network
@@ -161,15 +161,15 @@ async function connectPostgres(databaseUrl: string, settings: object, poolSize: 
   // transaction goes to onConnectionError. Either way the pool drops that connection and opens a
   // new one at the next query.
   const adapter = new PrismaPg(
-    { ...postgresConnection(databaseUrl), max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+    { ...postgresConnection(databaseUrl), max: poolSize },
     { onPoolError: onConnectionError, onConnectionError },
   );
   return new PostgresClient({ ...settings, adapter });
 }
 
 /**
- * A connection that cannot be made within this fails (SERVICE_UNAVAILABLE) rather than waiting:
- * `pg` waits for ever by default, and a server that drops packets would hold every request.
+ * How long the start-up probe waits for a connection. Not set on the pools: there `pg` applies it to
+ * waiting for a free pool connection too, which a burst of requests may rightly do for longer.
  */
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -303,7 +303,6 @@ export async function openPostgresPool(databaseUrl: string, max: number, onConne
   const pool = new pgModule.Pool({
     connectionString,
     max,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === pgModule.types.builtins.TIMESTAMP ? utcTimestamp : pgModule.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
