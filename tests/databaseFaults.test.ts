@@ -38,30 +38,41 @@ async function startAsUser(env: Record<string, string>): Promise<{ code: number 
   return { code, output };
 }
 
-/** A migrated copy of the template database in a folder of its own, owned by the user the server runs as. */
-async function databaseCopy(): Promise<{ dir: string; file: string }> {
+/** A folder owned by the user the server runs as. */
+async function ownFolder(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-faults-'));
+  temporary.push(dir);
+  if (process.getuid?.() === 0) await run('chown', ['-R', 'nobody', dir]);
+  return dir;
+}
+
+/**
+ * A migrated copy of the template database in a folder of its own, and a separate writable DATA_DIR
+ * (development keeps generated keys there), all owned by the user the server runs as.
+ */
+async function databaseCopy(): Promise<{ dir: string; file: string; env: Record<string, string> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-faults-'));
   temporary.push(dir);
   const file = path.join(dir, 'app.db');
   fs.copyFileSync(inject('templateDatabase'), file);
   if (process.getuid?.() === 0) await run('chown', ['-R', 'nobody', dir]);
-  return { dir, file };
+  return { dir, file, env: { DATA_DIR: await ownFolder(), DATABASE_URL: `file:${file}` } };
 }
 
 sqliteOnly('a read-only SQLite database', () => {
   it('ends the start with exit 1 and says the file cannot be written', async () => {
-    const { dir, file } = await databaseCopy();
+    const { file, env } = await databaseCopy();
     fs.chmodSync(file, 0o444);
-    const { code, output } = await startAsUser({ DATA_DIR: dir, DATABASE_URL: `file:${file}` });
+    const { code, output } = await startAsUser(env);
     expect(code).toBe(1);
     expect(output).toContain(`cannot start: the SQLite database file ${file} cannot be written (it is read-only for this user)`);
     expect(output).not.toMatch(/External error|\n\s+at /);
   });
 
   it('ends the start with exit 1 and says the folder cannot be written (the write-ahead log lives there)', async () => {
-    const { dir, file } = await databaseCopy();
+    const { dir, env } = await databaseCopy();
     fs.chmodSync(dir, 0o555);
-    const { code, output } = await startAsUser({ DATA_DIR: dir, DATABASE_URL: `file:${file}` });
+    const { code, output } = await startAsUser(env);
     fs.chmodSync(dir, 0o755);
     expect(code).toBe(1);
     expect(output).toContain(`cannot start: the folder of the SQLite database, ${dir}, cannot be written`);
