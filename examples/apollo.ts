@@ -7,7 +7,19 @@ import { ErrorLink } from '@apollo/client/link/error';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { startAuthentication } from '@simplewebauthn/browser';
 import { from, of, switchMap } from 'rxjs';
-import { CurrentUser, PasskeyFinish, PasskeyStart, RenewTokens, SecondStep, SignIn, SignInWithTokens, SignOut } from './operations';
+import {
+  ConfirmEmail,
+  CurrentUser,
+  PasskeyFinish,
+  PasskeyStart,
+  RenewTokens,
+  RequestEmailChange,
+  ResendVerificationEmail,
+  SecondStep,
+  SignIn,
+  SignInWithTokens,
+  SignOut,
+} from './operations';
 import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type SecondFactorAnswer, type TokenStore } from './tokens';
 
 /**
@@ -16,12 +28,14 @@ import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type SecondFa
  * @graphql-codegen/fragment-matcher generates this map. (The tests check it against the schema.)
  */
 export const possibleTypes: Record<string, string[]> = {
-  Error: ['InvalidCredentialsError', 'InvalidSecondFactorError', 'InvalidTokenError', 'NotFoundError', 'ValidationError'],
-  LoginResult: ['InvalidCredentialsError', 'SecondFactorRequired', 'User'],
-  ObtainTokensResult: ['InvalidCredentialsError', 'SecondFactorRequired', 'TokenPair'],
+  Error: ['EmailNotVerifiedError', 'InvalidCredentialsError', 'InvalidSecondFactorError', 'InvalidTokenError', 'NotFoundError', 'ValidationError'],
+  LoginResult: ['EmailNotVerifiedError', 'InvalidCredentialsError', 'SecondFactorRequired', 'User'],
+  ObtainTokensResult: ['EmailNotVerifiedError', 'InvalidCredentialsError', 'SecondFactorRequired', 'TokenPair'],
   RefreshTokensResult: ['InvalidTokenError', 'TokenPair'],
   VerifySecondFactorResult: ['InvalidSecondFactorError', 'InvalidTokenError', 'TokenPair', 'User'],
   PasskeySignInResult: ['InvalidCredentialsError', 'InvalidTokenError', 'TokenPair', 'User'],
+  VerifyEmailResult: ['InvalidTokenError', 'User'],
+  ChangeEmailResult: ['EmailChangeRequested', 'InvalidCredentialsError', 'ValidationError'],
 };
 
 export interface ClientOptions {
@@ -193,4 +207,31 @@ export async function logout(client: ApolloClient, store?: TokenStore) {
     store?.set(null);
     await client.clearStore();
   }
+}
+
+/**
+ * The verification page's call, with the token from its URL (EMAIL_VERIFICATION_URL): the links of
+ * both verification and email-change mails lead there. Answers `User` (verified; after a change,
+ * with the new email) or `InvalidTokenError` (unknown, used, expired or superseded: offer
+ * `sendVerificationEmail`). Needs no sign-in.
+ */
+export async function verifyEmail(client: ApolloClient, token: string) {
+  const { data } = await client.mutate({ mutation: ConfirmEmail, variables: { token }, errorPolicy: 'none' });
+  return data.verifyEmail;
+}
+
+/** Mails a new verification link to the signed-in user. Always true (RATE_LIMITED when asked too often). */
+export async function sendVerificationEmail(client: ApolloClient) {
+  const { data } = await client.mutate({ mutation: ResendVerificationEmail, errorPolicy: 'none' });
+  return data.sendVerificationEmail;
+}
+
+/**
+ * Asks to move the signed-in user to `newEmail`. Answers `EmailChangeRequested` (a link went to the
+ * new address: show "check your inbox"), `InvalidCredentialsError` (wrong password) or a
+ * `ValidationError` on `newEmail`. The email changes when the link is opened (`verifyEmail`).
+ */
+export async function changeEmail(client: ApolloClient, newEmail: string, currentPassword: string) {
+  const { data } = await client.mutate({ mutation: RequestEmailChange, variables: { input: { newEmail, currentPassword } }, errorPolicy: 'none' });
+  return data.changeEmail;
 }

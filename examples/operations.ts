@@ -147,3 +147,46 @@ export const PasskeyFinish = graphql(`
     }
   }
 `);
+
+/** The verification page: it reads `token` from its URL (EMAIL_VERIFICATION_URL) and sends it. */
+export const ConfirmEmail = graphql(`
+  mutation ConfirmEmail($token: String!) {
+    verifyEmail(token: $token) {
+      __typename
+      ... on User {
+        id
+        email
+        emailVerified
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export const ResendVerificationEmail = graphql(`
+  mutation ResendVerificationEmail {
+    sendVerificationEmail
+  }
+`);
+
+export const RequestEmailChange = graphql(`
+  mutation RequestEmailChange($input: ChangeEmailInput!) {
+    changeEmail(input: $input) {
+      __typename
+      ... on EmailChangeRequested {
+        newEmail
+      }
+      ... on ValidationError {
+        fieldErrors {
+          field
+          messages
+        }
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);

@@ -3,7 +3,19 @@
 import { cacheExchange, Client, fetchExchange, type OperationResult } from '@urql/core';
 import { startAuthentication } from '@simplewebauthn/browser';
 import { authExchange } from '@urql/exchange-auth';
-import { CurrentUser, PasskeyFinish, PasskeyStart, RenewTokens, SecondStep, SignIn, SignInWithTokens, SignOut } from './operations';
+import {
+  ConfirmEmail,
+  CurrentUser,
+  PasskeyFinish,
+  PasskeyStart,
+  RenewTokens,
+  RequestEmailChange,
+  ResendVerificationEmail,
+  SecondStep,
+  SignIn,
+  SignInWithTokens,
+  SignOut,
+} from './operations';
 import { isExpired, isUnauthenticated, memoryTokenStore, toTokens, type SecondFactorAnswer, type TokenStore } from './tokens';
 
 export interface ClientOptions {
@@ -128,4 +140,28 @@ export async function logout(client: Client, store?: TokenStore) {
   } finally {
     store?.set(null);
   }
+}
+
+/**
+ * The verification page's call, with the token from its URL (EMAIL_VERIFICATION_URL): the links of
+ * both verification and email-change mails lead there. Answers `User` (verified; after a change,
+ * with the new email) or `InvalidTokenError` (unknown, used, expired or superseded: offer
+ * `sendVerificationEmail`). Needs no sign-in.
+ */
+export async function verifyEmail(client: Client, token: string) {
+  return dataOf(await client.mutation(ConfirmEmail, { token })).verifyEmail;
+}
+
+/** Mails a new verification link to the signed-in user. Always true (RATE_LIMITED when asked too often). */
+export async function sendVerificationEmail(client: Client) {
+  return dataOf(await client.mutation(ResendVerificationEmail, {})).sendVerificationEmail;
+}
+
+/**
+ * Asks to move the signed-in user to `newEmail`. Answers `EmailChangeRequested` (a link went to the
+ * new address: show "check your inbox"), `InvalidCredentialsError` (wrong password) or a
+ * `ValidationError` on `newEmail`. The email changes when the link is opened (`verifyEmail`).
+ */
+export async function changeEmail(client: Client, newEmail: string, currentPassword: string) {
+  return dataOf(await client.mutation(RequestEmailChange, { input: { newEmail, currentPassword } })).changeEmail;
 }

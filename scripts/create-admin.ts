@@ -39,14 +39,16 @@ async function main(): Promise<number> {
   const hasher = new PasswordHasher({ cost: config.bcryptCost, threads: 1 });
   try {
     const email = normalizeEmail(values.email ?? (await ask('Email: ')));
+    // The operator vouches for the address: the first admin must be able to sign in even with
+    // REQUIRE_VERIFIED_EMAIL on, and has no verification mail to wait for.
     const existing = await prisma.user.findUnique({ where: { email }, select: { id: true } });
     if (existing) {
-      await prisma.user.update({ where: { id: existing.id }, data: { isStaff: true, isActive: true } });
+      await prisma.user.update({ where: { id: existing.id }, data: { isStaff: true, isActive: true, emailVerified: true } });
       console.log(`${email} is now staff (password unchanged).`);
       return 0;
     }
     const password = values.password ?? (await ask('Password: ', true));
-    const user = await createUser({ prisma, hasher }, { email, password, isStaff: true });
+    const user = await createUser({ prisma, hasher }, { email, password, isStaff: true, emailVerified: true });
     console.log(`Created staff user ${user.email} (id ${user.id}).`);
     return 0;
   } catch (error) {

@@ -8,6 +8,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit.ts';
+import { BackgroundTasks } from './background.ts';
 import type { Config } from './config.ts';
 import { createContext, type Context, type Services } from './context.ts';
 import { connectDatabase, isDatabaseUnavailable, isStorageFull, openPostgresPool, openSqliteReads, postgresReads, reportingReads, StorageFullness } from './db.ts';
@@ -270,7 +271,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     box: new SecretBox(config.totpEncryptionKeys),
     passkeys: { prisma, webauthn: config.webauthn, decoyKey: config.totpEncryptionKeys[0]! },
   };
-  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, directReads, secondFactors };
+  const background = new BackgroundTasks();
+  const services: Services = { config, prisma, hasher, tokens, mailer, rateLimits, audit, logger, directReads, secondFactors, background };
   const pruneTimer = setInterval(() => {
     Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs)]).catch((error) =>
       logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),
@@ -340,11 +342,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     async close() {
       clearInterval(pruneTimer);
+      const started = Date.now();
       const finished = await Promise.race([
         Promise.allSettled(inFlight).then(() => true),
         new Promise<false>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS, false).unref()),
       ]);
       if (!finished) logger.warn(`closing with ${inFlight.size} operation(s) still running`);
+      // Then the mails those operations started, within the same bound.
+      if (!(await background.settle(CLOSE_WAIT_MS - (Date.now() - started)))) {
+        logger.warn(`closing with ${background.size} mail(s) still being sent`);
+      }
       mailer.close();
       await hasher.close();
       await directReads.close();

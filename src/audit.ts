@@ -24,6 +24,9 @@ export const AUTH_EVENT_KINDS = [
   'RECOVERY_CODE_USED',
   'PASSKEY_ADDED',
   'PASSKEY_REMOVED',
+  'EMAIL_VERIFIED',
+  'EMAIL_CHANGE_REQUESTED',
+  'EMAIL_CHANGED',
 ] as const;
 
 export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];

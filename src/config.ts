@@ -48,6 +48,10 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   passwordResetUrl: string;
+  /** Link in verification and email-change mails; `{token}` is replaced. */
+  emailVerificationUrl: string;
+  /** Unverified accounts cannot sign in (EmailNotVerifiedError after a right password). */
+  requireVerifiedEmail: boolean;
   bcryptCost: number;
   bcryptImplementation: BcryptPreference;
   rateLimits: boolean;
@@ -116,6 +120,20 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['true', '1', 'on', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function linkTemplate(env: Env, name: string, fallback: string): string {
+  const template = env[name]?.trim() || fallback;
+  if (!template.includes('{token}')) throw new ConfigError(`${name} must contain {token}`);
+  return template;
 }
 
 function parseTrustProxy(raw: string | undefined): boolean | number | string {
@@ -300,11 +318,6 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
   const rateLimits = env.RATE_LIMITS?.trim().toLowerCase();
-  const passwordResetUrl =
-    env.PASSWORD_RESET_URL?.trim() || 'http://localhost:3000/reset-password?token={token}';
-  if (!passwordResetUrl.includes('{token}')) {
-    throw new ConfigError('PASSWORD_RESET_URL must contain {token}');
-  }
 
   const url = databaseUrl(env, dataDir);
   const webConcurrency = integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
@@ -325,7 +338,9 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     smtpUrl: env.SMTP_URL?.trim() || undefined,
     mailFrom: env.MAIL_FROM?.trim() || 'no-reply@localhost',
-    passwordResetUrl,
+    passwordResetUrl: linkTemplate(env, 'PASSWORD_RESET_URL', 'http://localhost:3000/reset-password?token={token}'),
+    emailVerificationUrl: linkTemplate(env, 'EMAIL_VERIFICATION_URL', 'http://localhost:3000/verify-email?token={token}'),
+    requireVerifiedEmail: flag(env, 'REQUIRE_VERIFIED_EMAIL', false),
     bcryptCost: integer(env, 'BCRYPT_COST', DEFAULT_BCRYPT_COST, 10, 14),
     bcryptImplementation,
     rateLimits: rateLimits !== 'off',

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { AuditLog, AuthEventRecord } from './audit.ts';
+import type { BackgroundTasks } from './background.ts';
 import type { Config } from './config.ts';
 import type { Database, DirectReads } from './db.ts';
 import type { Mailer } from './mail.ts';
@@ -26,6 +27,8 @@ export interface Services {
   directReads: DirectReads;
   /** TOTP secrets' encryption and the passkeys' relying party. */
   secondFactors: SignInStepDeps;
+  /** Work that outlives its request (mails); close() waits for it. */
+  background: BackgroundTasks;
 }
 
 export interface Viewer {

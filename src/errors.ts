@@ -35,6 +35,14 @@ export class InvalidTokenError extends Error {
   }
 }
 
+/** The password was right, but REQUIRE_VERIFIED_EMAIL is on and the address is not verified yet. */
+export class EmailNotVerifiedError extends Error {
+  override name = 'EmailNotVerifiedError';
+  constructor() {
+    super('Verify your email address first: open the link we mailed you.');
+  }
+}
+
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
   constructor(what = 'User') {

@@ -6,6 +6,8 @@ export interface Mail {
   to: string;
   subject: string;
   text: string;
+  /** An HTML alternative to `text`, for clients that show HTML. */
+  html?: string;
 }
 
 export interface Mailer {

@@ -1,17 +1,17 @@
 import type { Config } from './config.ts';
 import type { Logger } from 'pino';
 import type { Mailer } from './mail.ts';
+import type { BackgroundTasks } from './background.ts';
+import { consumeEmailToken, emailTokenLink, findEmailToken, issueEmailToken } from './emailTokens.ts';
 import { InvalidTokenError, ValidationError } from './errors.ts';
-import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { endSessions } from './userSessions.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
 
-export const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
-
 interface ResetServices extends AccountDeps {
   mailer: Mailer;
   logger: Logger;
+  background: BackgroundTasks;
   config: Pick<Config, 'passwordResetUrl'>;
 }
 
@@ -30,22 +30,17 @@ export async function requestPasswordReset(
       ? await services.prisma.user.findUnique({ where: { email }, select: { id: true, email: true, isActive: true } })
       : null;
   if (!user?.isActive) return { userId: user?.id ?? null, delivered: Promise.resolve() };
-  const delivered = sendResetMail(services, user).catch((error) => {
-    services.logger.error({ err: error, userId: user.id }, 'password reset mail failed');
-  });
+  const delivered = services.background.track(
+    sendResetMail(services, user).catch((error) => {
+      services.logger.error({ err: error, userId: user.id }, 'password reset mail failed');
+    }),
+  );
   return { userId: user.id, delivered };
 }
 
 async function sendResetMail(services: ResetServices, user: { id: number; email: string }): Promise<void> {
-  const token = randomToken();
-  // A new request invalidates the user's earlier, unused tokens.
-  await services.prisma.$transaction([
-    services.prisma.passwordResetToken.deleteMany({ where: { userId: user.id } }),
-    services.prisma.passwordResetToken.create({
-      data: { id: digest(token), userId: user.id, expiresAt: new Date(Date.now() + RESET_TOKEN_TTL_MS) },
-    }),
-  ]);
-  const link = services.config.passwordResetUrl.replace('{token}', encodeURIComponent(token));
+  const token = await issueEmailToken(services.prisma, { userId: user.id, purpose: 'PASSWORD_RESET', email: user.email });
+  const link = emailTokenLink(services.config.passwordResetUrl, token);
   await services.mailer.send({
     to: user.email,
     subject: 'Reset your password',
@@ -59,28 +54,30 @@ async function sendResetMail(services: ResetServices, user: { id: number; email:
   });
 }
 
-/** Sets a new password with a reset token, which is used up; every session of the user ends. */
-export async function resetPassword(
-  services: AccountDeps,
-  token: string,
-  newPassword: string,
-): Promise<PublicUser> {
-  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError();
-  const id = digest(token);
-  const stored = await services.prisma.passwordResetToken.findUnique({
-    where: { id },
-    select: { userId: true, expiresAt: true, user: { select: { email: true, firstName: true, lastName: true, isActive: true } } },
-  });
-  if (!stored || stored.expiresAt.getTime() <= Date.now() || !stored.user.isActive) throw new InvalidTokenError();
+/**
+ * Sets a new password with a reset token, which is used up; every session of the user ends. The
+ * link proved control of the mailbox it went to, so that address, if still the account's, is
+ * verified too.
+ */
+export async function resetPassword(services: AccountDeps, token: string, newPassword: string): Promise<PublicUser> {
+  const stored = await findEmailToken(services.prisma, token, ['PASSWORD_RESET']);
+  const user = stored
+    ? await services.prisma.user.findUnique({
+        where: { id: stored.userId },
+        select: { email: true, firstName: true, lastName: true, isActive: true },
+      })
+    : null;
+  if (!stored || !user?.isActive) throw new InvalidTokenError();
   // A weak password leaves the token unused, so the user can try again from the same link.
-  ValidationError.check({ newPassword: passwordProblems(newPassword, stored.user) });
+  ValidationError.check({ newPassword: passwordProblems(newPassword, user) });
   const passwordHash = await services.hasher.hash(newPassword);
 
   return services.prisma.$transaction(async (tx) => {
-    const { count } = await tx.passwordResetToken.deleteMany({ where: { id, expiresAt: { gt: new Date() } } });
-    if (count === 0) throw new InvalidTokenError();
-    const user = await tx.user.update({ where: { id: stored.userId }, data: { passwordHash }, select: publicUserColumns });
+    if (!(await consumeEmailToken(tx, stored))) throw new InvalidTokenError();
+    // Only while the account still has the address the link went to.
+    await tx.user.updateMany({ where: { id: stored.userId, email: stored.email }, data: { emailVerified: true } });
+    const updated = await tx.user.update({ where: { id: stored.userId }, data: { passwordHash }, select: publicUserColumns });
     for (const write of endSessions(tx, stored.userId)) await write;
-    return user;
+    return updated;
   });
 }

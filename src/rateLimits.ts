@@ -30,6 +30,10 @@ export const DEFAULT_RATES = {
   userFailures: { points: 5, seconds: 15 * 60 },
   /** Wrong second-factor answers (codes, passkey assertions) per account, from all IPs together. */
   secondFactorFailures: { points: 5, seconds: 15 * 60 },
+  /** Verification mails per address, so nobody's inbox can be flooded through sendVerificationEmail. */
+  verificationMails: { points: 3, seconds: 60 * 60 },
+  /** Mails one signed-in user sets off (verification links, email changes), whatever the address. */
+  userMails: { points: 5, seconds: 60 * 60 },
 } satisfies Record<string, Rate>;
 
 export type LimitName = keyof typeof DEFAULT_RATES;
@@ -46,7 +50,10 @@ export type Operation =
   | 'startPasskeySignIn'
   | 'finishPasskeySignIn'
   | 'confirmTotpSetup'
-  | 'secondFactorSettings';
+  | 'secondFactorSettings'
+  | 'verifyEmail'
+  | 'sendVerificationEmail'
+  | 'changeEmail';
 
 /** Who is trying: the keys the limits count by. */
 export interface Subject {
@@ -108,6 +115,16 @@ const POLICIES: Record<Operation, Policy> = {
     failsWith: [InvalidCredentialsError],
     clearOnSuccess: ['userFailures'],
   },
+  verifyEmail: { attempts: ['ipAttempts'], failures: ['ipFailures'], failsWith: [InvalidTokenError], clearOnSuccess: [] },
+  sendVerificationEmail: { attempts: ['userMails', 'verificationMails'], failures: [], failsWith: [], clearOnSuccess: [] },
+  // The subject's email is the account's own address: a wrong password here counts like a failed
+  // sign-in to that account (and a locked account cannot change its email either).
+  changeEmail: {
+    attempts: ['ipAttempts', 'userMails'],
+    failures: ['userFailures', 'emailIpFailures', 'emailFailures', 'ipFailures'],
+    failsWith: [InvalidCredentialsError],
+    clearOnSuccess: ['userFailures'],
+  },
 };
 
 function keyFor(limit: LimitName, { ip, email: rawEmail, userId }: Subject): string | null {
@@ -122,9 +139,11 @@ function keyFor(limit: LimitName, { ip, email: rawEmail, userId }: Subject): str
       return email === undefined ? null : `${email}\n${ip}`;
     case 'emailFailures':
     case 'resetMails':
+    case 'verificationMails':
       return email ?? null;
     case 'userFailures':
     case 'secondFactorFailures':
+    case 'userMails':
       return userId === undefined ? null : String(userId);
   }
 }

@@ -31,7 +31,7 @@ export interface SessionStoreOptions {
 /** `get`'s statement: the session and its user in one row. */
 const SESSION_SQL = `
   SELECT s."data", s."expiresAt", s."lastSeenAt", u."id" AS "userId", u."email", u."firstName", u."lastName",
-    u."isStaff", u."isActive", u."dateJoined", u."lastLogin"
+    u."isStaff", u."isActive", u."dateJoined", u."lastLogin", u."emailVerified"
   FROM "Session" s LEFT JOIN "User" u ON u."id" = s."userId"
   WHERE s."id" = ?`;
 
@@ -50,6 +50,7 @@ interface SessionRow {
   isActive: Flag | null;
   dateJoined: Timestamp | null;
   lastLogin: Timestamp | null;
+  emailVerified: Flag | null;
 }
 
 const LOADED_USER = Symbol('loadedUser');
@@ -108,6 +109,7 @@ export class PrismaSessionStore extends session.Store {
                 isActive: Boolean(row.isActive),
                 dateJoined: new Date(row.dateJoined!),
                 lastLogin: row.lastLogin === null ? null : new Date(row.lastLogin),
+                emailVerified: Boolean(row.emailVerified),
               };
         // A symbol key: express-session copies and hashes only the data's own string keys.
         callback(null, { ...JSON.parse(row.data), lastSeenAt: new Date(row.lastSeenAt).getTime(), [LOADED_USER]: user });

@@ -1,5 +1,7 @@
 import type { Request } from 'express';
 import type { AuthEventRecord } from './audit.ts';
+import type { Config } from './config.ts';
+import { EmailNotVerifiedError } from './errors.ts';
 import type { TokenPair, TokenService } from './tokens.ts';
 import type { PublicUser } from './users.ts';
 import { clientInfo, startCookieSession } from './userSessions.ts';
@@ -8,6 +10,7 @@ import { clientInfo, startCookieSession } from './userSessions.ts';
 export type SignInMode = 'cookie' | 'tokens';
 
 export interface SignInDeps {
+  config: Pick<Config, 'requireVerifiedEmail'>;
   req: Request;
   tokens: TokenService;
   record: (event: AuthEventRecord) => Promise<void>;
@@ -21,6 +24,12 @@ export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: '
 export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: 'tokens'): Promise<TokenPair>;
 export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<PublicUser | TokenPair>;
 export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<PublicUser | TokenPair> {
+  // REQUIRE_VERIFIED_EMAIL, applied only once the user has proved who they are, so the answer
+  // tells a guesser nothing; no session or token exists when it refuses.
+  if (deps.config.requireVerifiedEmail && !user.emailVerified) {
+    await deps.record({ kind: 'LOGIN_FAILED', userId: user.id, actorId: null, email: user.email });
+    throw new EmailNotVerifiedError();
+  }
   if (mode === 'tokens') {
     const pair = await deps.tokens.issue(user.id, clientInfo(deps.req));
     await deps.record({ kind: 'TOKENS_ISSUED', userId: user.id, actorId: user.id, email: user.email });

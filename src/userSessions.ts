@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { Database } from './db.ts';
+import { retireEmailTokens } from './emailTokens.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 import { digest } from './opaqueTokens.ts';
 import type { ClientInfo } from './tokens.ts';
@@ -82,8 +83,10 @@ export async function revokeSession(prisma: Database, userId: number, id: string
 }
 
 /**
- * The writes that end every cookie session, token family and pending password reset of a user,
- * sparing the credential in `keep`. Returned unrun, to go into the caller's transaction.
+ * The writes that end every cookie session, token family, pending password reset and pending email
+ * change of a user, sparing the credential in `keep`: whatever made the user end their sessions
+ * (a new password, a lost device) also cancels what someone else may have set in motion with them.
+ * Returned unrun, to go into the caller's transaction.
  */
 export function endSessions(
   prisma: Database | Prisma.TransactionClient,
@@ -97,18 +100,19 @@ export function endSessions(
     prisma.tokenFamily.deleteMany({
       where: { userId, ...(keep?.kind === 'token' ? { id: { not: keep.familyId } } : {}) },
     }),
-    prisma.passwordResetToken.deleteMany({ where: { userId } }),
+    retireEmailTokens(prisma, userId, ['PASSWORD_RESET', 'CHANGE_EMAIL']),
   ];
 }
 
 /** Deletes what has expired: sessions, token families, refresh and reset tokens, rate-limit counters, challenges. */
+/** Deletes what has expired: sessions, token families, refresh tokens, mailed links, rate-limit counters. */
 export async function pruneExpired(prisma: Database): Promise<number> {
   const now = new Date();
   const counts = await prisma.$transaction([
     prisma.session.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.tokenFamily.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.refreshToken.deleteMany({ where: { expiresAt: { lte: now } } }),
-    prisma.passwordResetToken.deleteMany({ where: { expiresAt: { lte: now } } }),
+    prisma.emailToken.deleteMany({ where: { expiresAt: { lte: now } } }),
     prisma.rateLimit.deleteMany({ where: { expire: { lte: BigInt(now.getTime()) } } }),
     prisma.secondFactorChallenge.deleteMany({ where: { expiresAt: { lte: now } } }),
   ]);

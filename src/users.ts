@@ -25,6 +25,7 @@ export const publicUserColumns = {
   isActive: true,
   dateJoined: true,
   lastLogin: true,
+  emailVerified: true,
 } as const satisfies Prisma.UserSelect;
 
 export type PublicUser = Prisma.UserGetPayload<{ select: typeof publicUserColumns }>;
@@ -81,6 +82,8 @@ export interface NewUser {
   isStaff?: boolean | null;
   isActive?: boolean | null;
   roles?: readonly string[] | null;
+  /** Staff (and create-admin) may vouch for the address; a registration starts unverified. */
+  emailVerified?: boolean | null;
 }
 
 export async function createUser(services: AccountDeps, input: NewUser): Promise<PublicUser> {
@@ -105,6 +108,7 @@ export async function createUser(services: AccountDeps, input: NewUser): Promise
         isStaff: input.isStaff ?? false,
         isActive: input.isActive ?? true,
         roles: { create: roleSet(input.roles ?? []).map((role) => ({ role })) },
+        emailVerified: input.emailVerified ?? false,
       },
       select: publicUserColumns,
     });
@@ -124,12 +128,15 @@ export interface UserChanges {
   isActive?: boolean | null;
   /** Replaces the user's roles. */
   roles?: readonly string[] | null;
+  emailVerified?: boolean | null;
 }
 
 /**
  * Applies a partial update: omitted (or null) fields keep their value. Setting a password or
  * deactivating the user ends all of their sessions. New roles replace the old set; sessions go on,
  * and the user's next access token carries them. Returns null when no such user exists.
+ * deactivating the user ends all of their sessions. A new email is unverified unless
+ * `emailVerified` says otherwise: nobody has proved it yet. Returns null when no such user exists.
  */
 export async function updateUser(
   services: AccountDeps,
@@ -157,6 +164,8 @@ export async function updateUser(
     roles: rolesProblems(changes.roles),
   });
   const passwordHash = changes.password == null ? undefined : await services.hasher.hash(changes.password);
+  const emailChanged = email !== undefined && email !== current.email;
+  const emailVerified = changes.emailVerified ?? (emailChanged ? false : undefined);
   const signOut = passwordHash !== undefined || (changes.isActive === false && current.isActive);
 
   try {
@@ -171,6 +180,7 @@ export async function updateUser(
           isStaff: changes.isStaff ?? undefined,
           isActive: changes.isActive ?? undefined,
           roles: changes.roles == null ? undefined : { deleteMany: {}, create: roleSet(changes.roles).map((role) => ({ role })) },
+          emailVerified,
         },
         select: publicUserColumns,
       }),

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_EVENT_KINDS, type AuthEventKind } from '../src/audit.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { digest, randomToken } from '../src/opaqueTokens.ts';
+import { issueEmailToken } from '../src/emailTokens.ts';
 import { graphql } from './generated/gql.ts';
+import { ChangeEmail, VerifyEmail } from './operations/email.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
 import { Secret, TOTP } from 'otpauth';
@@ -426,15 +428,43 @@ describe('every event kind is recorded by the operation that causes it', () => {
 
   it('PASSWORD_RESET: resetPassword with a mailed token, with no actor', async () => {
     const user = await app.createUser({ email: 'password-reset@example.com' });
-    const token = randomToken();
+    const token = await issueEmailToken(app.services.prisma, { userId: user.id, purpose: 'PASSWORD_RESET', email: user.email });
     rememberToken(token);
-    await app.services.prisma.passwordResetToken.create({
-      data: { id: digest(token), userId: user.id, expiresAt: new Date(Date.now() + 60 * 60 * 1000) },
-    });
     const from = visitor('resetPassword');
     const result = await from.client.request(AuditResetPassword, { input: { token, newPassword: RESET_PASSWORD } });
     expect(result.data?.resetPassword.__typename).toBe('User');
     expect(await eventsFrom(from)).toEqual([event('PASSWORD_RESET', from, { user, actor: null, email: user.email })]);
+  });
+
+  it('EMAIL_VERIFIED: verifyEmail with a verification link, by the user it proves', async () => {
+    const user = await app.createUser({ email: 'email-verified@example.com' });
+    const token = await issueEmailToken(app.services.prisma, { userId: user.id, purpose: 'VERIFY_EMAIL', email: user.email });
+    rememberToken(token);
+    const from = visitor('verifyEmail');
+    expect(outcome(await from.client.request(VerifyEmail, { token }))).toBe('User');
+    expect(await eventsFrom(from)).toEqual([event('EMAIL_VERIFIED', from, { user, actor: user, email: user.email })]);
+  });
+
+  it('EMAIL_CHANGE_REQUESTED: changeEmail, by the signed-in user, naming the new address', async () => {
+    const user = await app.createUser({ email: 'email-change-requested@example.com' });
+    const from = visitor('changeEmail');
+    await login(from, user.email);
+    const result = await from.client.request(ChangeEmail, { input: { newEmail: 'Requested.New@example.com', currentPassword: TEST_PASSWORD } });
+    expect(outcome(result)).toBe('EmailChangeRequested');
+    expect(await eventsFrom(from)).toEqual([
+      event('EMAIL_CHANGE_REQUESTED', from, { user, actor: user, email: 'requested.new@example.com' }),
+      event('LOGIN_SUCCEEDED', from, { user, actor: user, email: user.email }),
+    ]);
+  });
+
+  it('EMAIL_CHANGED: verifyEmail with an email-change link, naming the new address', async () => {
+    const user = await app.createUser({ email: 'email-changed@example.com' });
+    const token = await issueEmailToken(app.services.prisma, { userId: user.id, purpose: 'CHANGE_EMAIL', email: 'email-changed-new@example.com' });
+    rememberToken(token);
+    const from = visitor('verifyEmail change');
+    expect(outcome(await from.client.request(VerifyEmail, { token }))).toBe('User');
+    const moved = { id: user.id, email: 'email-changed-new@example.com' };
+    expect(await eventsFrom(from)).toEqual([event('EMAIL_CHANGED', from, { user: moved, actor: moved, email: moved.email })]);
   });
 
   it('SESSION_REVOKED: revokeSession of another of the user’s sessions', async () => {
@@ -572,13 +602,14 @@ describe('every event kind is recorded by the operation that causes it', () => {
   // PASSKEY_ADDED and PASSKEY_REMOVED need an authenticator: tests/passkeys.test.ts checks them in Chromium.
   const PASSKEY_KINDS: AuthEventKind[] = ['PASSKEY_ADDED', 'PASSKEY_REMOVED'];
 
-  it('has now seen each of the 21 kinds (the passkeys’ two in tests/passkeys.test.ts)', async () => {
+  it('has now seen each of the 24 kinds (the passkeys’ two in tests/passkeys.test.ts)', async () => {
     expect([...AUTH_EVENT_KINDS].sort()).toEqual(
       [
         'REGISTERED', 'LOGIN_SUCCEEDED', 'LOGIN_FAILED', 'LOGOUT', 'TOKENS_ISSUED', 'TOKENS_REFRESHED', 'REFRESH_TOKEN_REUSED',
         'PASSWORD_CHANGED', 'PASSWORD_RESET_REQUESTED', 'PASSWORD_RESET', 'SESSION_REVOKED',
         'USER_CREATED', 'USER_UPDATED', 'USER_DELETED', 'RATE_LIMITED',
         'SECOND_FACTOR_ENABLED', 'SECOND_FACTOR_DISABLED', 'SECOND_FACTOR_FAILED', 'RECOVERY_CODE_USED', 'PASSKEY_ADDED', 'PASSKEY_REMOVED',
+        'EMAIL_VERIFIED', 'EMAIL_CHANGE_REQUESTED', 'EMAIL_CHANGED',
       ].sort(),
     );
     for (const kind of AUTH_EVENT_KINDS.filter((kind) => !PASSKEY_KINDS.includes(kind))) {

@@ -12,6 +12,7 @@ import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { browserishFetch } from './helpers/browserishFetch.ts';
 import { ConfirmTotpSetup, StartTotpSetup } from './operations/secondFactor.ts';
+import { linkToken, startMailbox, type Mailbox } from './helpers/mail.ts';
 
 const MySessions = graphql(`
   query ClientsMySessions {
@@ -40,6 +41,9 @@ interface Library {
     login(email: string, password: string): Promise<Answer & { email?: string }>;
     me(): Promise<User>;
     logout(): Promise<string>;
+    verifyEmail(token: string): Promise<Answer & { emailVerified?: boolean }>;
+    sendVerificationEmail(): Promise<boolean>;
+    changeEmail(newEmail: string, currentPassword: string): Promise<Answer & { newEmail?: string }>;
   };
   tokenClient(url: string, fetch: typeof globalThis.fetch, store: TokenStore): {
     obtainTokens(email: string, password: string): Promise<Answer & { user?: { email: string } }>;
@@ -57,6 +61,9 @@ const libraries: Record<string, Library> = {
         login: (email, password) => apollo.login(client, email, password),
         me: () => apollo.me(client),
         logout: () => apollo.logout(client),
+        verifyEmail: (token) => apollo.verifyEmail(client, token),
+        sendVerificationEmail: () => apollo.sendVerificationEmail(client),
+        changeEmail: (newEmail, currentPassword) => apollo.changeEmail(client, newEmail, currentPassword),
       };
     },
     tokenClient(url, fetch, store) {
@@ -84,6 +91,9 @@ const libraries: Record<string, Library> = {
         login: (email, password) => urql.login(client, email, password),
         me: () => urql.me(client),
         logout: () => urql.logout(client),
+        verifyEmail: (token) => urql.verifyEmail(client, token),
+        sendVerificationEmail: () => urql.sendVerificationEmail(client),
+        changeEmail: (newEmail, currentPassword) => urql.changeEmail(client, newEmail, currentPassword),
       };
     },
     tokenClient(url, fetch, store) {
@@ -115,11 +125,21 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5_000) {
 let app: TestApp;
 /** Access tokens live one second here. */
 let shortLived: TestApp;
+/** Mails go to `mailbox` here. */
+let mailing: TestApp;
+let mailbox: Mailbox;
+const VERIFY_URL = 'https://app.example/verify-email?token={token}';
 beforeAll(async () => {
-  [app, shortLived] = await Promise.all([startTestApp(), startTestApp({ ACCESS_TOKEN_TTL_SECONDS: '1' })]);
+  mailbox = await startMailbox();
+  [app, shortLived, mailing] = await Promise.all([
+    startTestApp(),
+    startTestApp({ ACCESS_TOKEN_TTL_SECONDS: '1' }),
+    startTestApp({ SMTP_URL: `smtp://127.0.0.1:${mailbox.port}`, EMAIL_VERIFICATION_URL: VERIFY_URL }),
+  ]);
 });
 afterAll(async () => {
-  await Promise.all([app?.stop(), shortLived?.stop()]);
+  await Promise.all([app?.stop(), shortLived?.stop(), mailing?.stop()]);
+  await mailbox?.close();
 });
 
 let users = 0;
@@ -172,6 +192,28 @@ describe.each(Object.entries(libraries))('%s', (name, library) => {
       expect(http.cookies.has('sid')).toBe(false);
       expect(await client.me()).toBeNull();
       expect(http.sent.every((request) => request.status === 200)).toBe(true);
+    });
+  });
+
+  describe('verified email', () => {
+    it('the verification page’s call, a resend, and the change-email flow', async () => {
+      const { email } = await newUser(mailing, `verify ${name}`);
+      const http = browserishFetch();
+      const client = library.cookieClient(`${mailing.url}/graphql`, http.fetch);
+      const tokenIn = async (to: string) => linkToken((await mailbox.next(to)).body, VERIFY_URL.replace('{token}', ''));
+
+      expect((await client.login(email, TEST_PASSWORD)).__typename).toBe('User');
+      expect(await client.sendVerificationEmail()).toBe(true);
+      const token = await tokenIn(email);
+      expect(await client.verifyEmail(token)).toMatchObject({ __typename: 'User', email, emailVerified: true });
+      expect(await client.verifyEmail(token)).toEqual({ __typename: 'InvalidTokenError', message: 'The token is invalid or has expired.' });
+
+      expect(await client.changeEmail('not an email', TEST_PASSWORD)).toMatchObject({ __typename: 'ValidationError' });
+      expect(await client.changeEmail(`moved-${email}`, 'Not-The-Password-1')).toMatchObject({ __typename: 'InvalidCredentialsError' });
+      expect(await client.changeEmail(`moved-${email}`, TEST_PASSWORD)).toEqual({ __typename: 'EmailChangeRequested', newEmail: `moved-${email}` });
+      await mailbox.next(email);
+      expect(await client.verifyEmail(await tokenIn(`moved-${email}`))).toMatchObject({ __typename: 'User', email: `moved-${email}` });
+      expect(await client.me()).toMatchObject({ email: `moved-${email}` });
     });
   });
 

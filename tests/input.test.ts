@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digest, randomToken } from '../src/opaqueTokens.ts';
+import { issueEmailToken } from '../src/emailTokens.ts';
 import { startTestApp, TEST_PASSWORD, type GraphQLResponse, type TestApp, type TestClient } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
 import { probeHealth } from './helpers/probe.ts';
@@ -105,8 +105,7 @@ describe('a request with over-long text answers at once and does not hold up the
 
   it('resetPassword to a 95 KB password', async () => {
     const { id: userId } = await app.createUser({ email: 'reset-long@example.com' });
-    const token = randomToken();
-    await app.services.prisma.passwordResetToken.create({ data: { id: digest(token), userId, expiresAt: new Date(Date.now() + 60_000) } });
+    const token = await issueEmailToken(app.services.prisma, { userId, purpose: 'PASSWORD_RESET', email: 'reset-long@example.com' });
     const result = await expectQuick(() => app.client().request(InputResetPassword, { input: { token, newPassword: long } }));
     expect(result.data?.resetPassword).toMatchObject({
       __typename: 'ValidationError',

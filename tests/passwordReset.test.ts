@@ -1,10 +1,9 @@
-import net, { type AddressInfo } from 'node:net';
 import { print } from 'graphql';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
+import { closedPort, startMailbox, waitForLogEntry, type Mailbox, type ReceivedMail } from './helpers/mail.ts';
 
 const RequestReset = graphql(`
   mutation RequestReset($email: String!) {
@@ -78,105 +77,6 @@ const LINK_PREFIX = RESET_URL.replace('{token}', '');
 const LINK_PATTERN = /https:\/\/app\.example\/reset\?token=([A-Za-z0-9_%.~-]+)/;
 const NEW_PASSWORD = 'Quiet-Lantern-Orbit-47';
 const HOUR_MS = 60 * 60 * 1000;
-const MAIL_TIMEOUT_MS = 5_000;
-
-interface ReceivedMail {
-  envelopeTo: string[];
-  headers: Map<string, string>;
-  body: string;
-}
-
-function decodeQuotedPrintable(text: string): string {
-  const joined = text.replace(/=\r?\n/g, '');
-  const bytes: number[] = [];
-  for (let i = 0; i < joined.length; i += 1) {
-    const hex = joined.slice(i + 1, i + 3);
-    if (joined[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(joined[i]!, 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-function parseMail(raw: string, envelopeTo: string[]): ReceivedMail {
-  const split = raw.indexOf('\r\n\r\n');
-  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const headers = new Map<string, string>();
-  for (const line of head.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  const rawBody = raw.slice(split + 4);
-  const encoding = headers.get('content-transfer-encoding')?.toLowerCase();
-  const body =
-    encoding === 'quoted-printable'
-      ? decodeQuotedPrintable(rawBody)
-      : encoding === 'base64'
-        ? Buffer.from(rawBody, 'base64').toString('utf8')
-        : rawBody;
-  return { envelopeTo, headers, body };
-}
-
-/** A real SMTP server on a free loopback port that keeps every message it receives. */
-async function startMailbox() {
-  const received: ReceivedMail[] = [];
-  const consumed = new Set<ReceivedMail>();
-  const waiters = new Set<() => void>();
-  let gate = Promise.resolve();
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const envelopeTo = session.envelope.rcptTo.map((rcpt) => rcpt.address);
-        void gate.then(() => {
-          received.push(parseMail(Buffer.concat(chunks).toString('utf8'), envelopeTo));
-          for (const wake of waiters) wake();
-          callback();
-        });
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-
-  return {
-    port,
-    received,
-    /** The next mail to `to` not yet returned by this function; rejects after a bounded wait. */
-    next(to: string, timeoutMs = MAIL_TIMEOUT_MS): Promise<ReceivedMail> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const mail = received.find((candidate) => !consumed.has(candidate) && candidate.headers.get('to') === to);
-          if (!mail) return false;
-          consumed.add(mail);
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(mail);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no mail to ${to} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        if (!check()) waiters.add(check);
-      });
-    },
-    /** Holds every message's acceptance until the returned function is called. */
-    hold(): () => void {
-      let release!: () => void;
-      gate = new Promise((resolve) => (release = resolve));
-      return () => release();
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 function within<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -192,26 +92,7 @@ function tokenFrom(mail: ReceivedMail): string {
   return decodeURIComponent(match[1]!);
 }
 
-/** Polls the captured log lines until one matches, for at most `timeoutMs`. */
-async function waitForLogEntry(lines: string[], predicate: (entry: any) => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const entry = lines.map((line) => JSON.parse(line)).find(predicate);
-    if (entry) return entry;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no matching log entry within ${timeoutMs} ms; got:\n${lines.join('')}`);
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-let mailbox: Awaited<ReturnType<typeof startMailbox>>;
+let mailbox: Mailbox;
 let app: TestApp;
 
 beforeAll(async () => {
@@ -276,7 +157,7 @@ describe('requestPasswordReset', () => {
 
     const others = ['nobody-here@example.test', inactive.email, 'not an email'];
     expect(mailbox.received.filter((received) => others.includes(received.headers.get('to')!))).toEqual([]);
-    const rows = await app.services.prisma.passwordResetToken.findMany({ select: { userId: true } });
+    const rows = await app.services.prisma.emailToken.findMany({ where: { purpose: 'PASSWORD_RESET' }, select: { userId: true } });
     expect(rows).toEqual([{ userId: active.id }]);
   });
 
@@ -294,7 +175,7 @@ describe('requestPasswordReset', () => {
     const token = await mailedToken(user.email);
     const after = Date.now();
 
-    const rows = await app.services.prisma.passwordResetToken.findMany({ where: { userId: user.id } });
+    const rows = await app.services.prisma.emailToken.findMany({ where: { userId: user.id } });
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
     expect(row.id).not.toBe(token);
@@ -429,12 +310,12 @@ describe('resetPassword', () => {
     ])('%s gives InvalidTokenError and changes nothing', async (_case, presented) => {
       const tokenValue =
         presented === 'hash'
-          ? (await app.services.prisma.passwordResetToken.findFirstOrThrow({ where: { user: { email } } })).id
+          ? (await app.services.prisma.emailToken.findFirstOrThrow({ where: { user: { email } } })).id
           : presented;
       expect((await reset(tokenValue)).data?.resetPassword).toEqual(invalidToken);
       expect(await passwordHashOf(email)).toBe(hash);
       expect((await client.request(ResetMe)).data?.me).toEqual({ email });
-      expect(await app.services.prisma.passwordResetToken.count({ where: { user: { email } } })).toBe(1);
+      expect(await app.services.prisma.emailToken.count({ where: { user: { email } } })).toBe(1);
     });
 
     it('leaves the pending token working', async () => {
@@ -446,7 +327,7 @@ describe('resetPassword', () => {
       const expiredClient = await app.signedIn({ email: expiredEmail });
       const expired = await mailedToken(expiredEmail);
       const before = await passwordHashOf(expiredEmail);
-      await app.services.prisma.passwordResetToken.updateMany({
+      await app.services.prisma.emailToken.updateMany({
         where: { user: { email: expiredEmail } },
         data: { expiresAt: new Date(Date.now() - 1_000) },
       });

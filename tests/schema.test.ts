@@ -39,6 +39,7 @@ describe('schema.graphql', () => {
     // password field in a filter or order would let staff probe passwords.
     expect(inputFields.filter((name) => /hash/i.test(leaf(name)))).toEqual([]);
     expect(inputFields.filter((name) => /password/i.test(leaf(name))).sort()).toEqual([
+      'ChangeEmailInput.currentPassword',
       'ChangePasswordInput.currentPassword',
       'ChangePasswordInput.newPassword',
       'CreateUserInput.password',

@@ -1,4 +1,5 @@
-import { InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
+import { mailVerificationLinkLater } from '../emailVerification.ts';
 import { createUser } from '../users.ts';
 import { destroyCookieSession } from '../userSessions.ts';
 import type { Context } from '../context.ts';
@@ -44,6 +45,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, context) =>
       context.guard('register', {}, async () => {
         const user = await createUser(context, input);
+        void mailVerificationLinkLater(context, user);
         await context.record({ kind: 'REGISTERED', userId: user.id, email: user.email });
         return user;
       }),
@@ -52,7 +54,7 @@ builder.mutationFields((t) => ({
     type: UserType,
     description: 'Checks the credentials and starts a cookie session, or asks for the second factor first.',
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    errors: { types: [InvalidCredentialsError, SecondFactorRequired], directResult: true, union: { name: 'LoginResult' } },
+    errors: { types: [InvalidCredentialsError, SecondFactorRequired, EmailNotVerifiedError], directResult: true, union: { name: 'LoginResult' } },
     resolve: (_root, { input }, context) => passwordSignIn(context, input, 'cookie'),
   }),
   logout: t.field({

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import {
+  EmailNotVerifiedError,
   InvalidCredentialsError,
   InvalidSecondFactorError,
   InvalidTokenError,
@@ -32,6 +33,7 @@ for (const [errorClass, name] of [
   [InvalidTokenError, 'InvalidTokenError'],
   [NotFoundError, 'NotFoundError'],
   [InvalidSecondFactorError, 'InvalidSecondFactorError'],
+  [EmailNotVerifiedError, 'EmailNotVerifiedError'],
 ] as const) {
   builder.objectType(errorClass, { name, interfaces: [ErrorInterface], isTypeOf: (value) => value instanceof errorClass });
 }

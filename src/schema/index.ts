@@ -8,6 +8,7 @@ import './auth.ts';
 import './account.ts';
 import './tokens.ts';
 import './passwordReset.ts';
+import './email.ts';
 import './audit.ts';
 import './secondFactor.ts';
 import { federationFields } from './federation.ts';

@@ -1,4 +1,4 @@
-import { InvalidCredentialsError, InvalidTokenError } from '../errors.ts';
+import { EmailNotVerifiedError, InvalidCredentialsError, InvalidTokenError } from '../errors.ts';
 import { RefreshTokenReusedError, type TokenPair } from '../tokens.ts';
 import { builder } from './builder.ts';
 import { LoginInput } from './auth.ts';
@@ -22,7 +22,7 @@ builder.mutationFields((t) => ({
     type: TokenPairType,
     description: 'Checks the credentials like login, and starts a token sign-in instead of a cookie session.',
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    errors: { types: [InvalidCredentialsError, SecondFactorRequired], directResult: true, union: { name: 'ObtainTokensResult' } },
+    errors: { types: [InvalidCredentialsError, SecondFactorRequired, EmailNotVerifiedError], directResult: true, union: { name: 'ObtainTokensResult' } },
     resolve: (_root, { input }, context) => passwordSignIn(context, input, 'tokens'),
   }),
   refreshTokens: t.field({

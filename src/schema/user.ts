@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { DatabaseProvider } from '../config.ts';
 import type { Context } from '../context.ts';
 import type { Prisma, User } from '../generated/prisma/client.ts';
+import { mailVerificationLinkLater } from '../emailVerification.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { MAX_ROLES, ROLE_PATTERN, roleSet } from '../roles.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
@@ -44,6 +45,9 @@ export const UserType = builder.prismaObject('User', {
           ? user.hasSecondFactor
           : (await context.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { hasSecondFactor: true } })).hasSecondFactor,
     }),
+    emailVerified: t.exposeBoolean('emailVerified', {
+      description: 'Whether the user proved they receive mail at this address (by opening a link mailed there), or staff vouched for it.',
+    }),
   }),
 });
 
@@ -54,6 +58,7 @@ const UserFilter = builder.inputType('UserFilter', {
     isActive: t.boolean(),
     role: t.string({ description: 'Users who have this role.' }),
     hasSecondFactor: t.boolean({ description: 'Users with (true) or without (false) an authenticator app or passkey.' }),
+    emailVerified: t.boolean(),
   }),
 });
 
@@ -107,6 +112,7 @@ function userWhere(filter: UserFilterInput | null | undefined, provider: Databas
     isActive: filter?.isActive ?? undefined,
     ...(role ? { roles: { some: { role } } } : {}),
     hasSecondFactor: filter?.hasSecondFactor ?? undefined,
+    emailVerified: filter?.emailVerified ?? undefined,
     ...(search
       ? {
           OR: [
@@ -128,6 +134,7 @@ function userCountConditions(filter: UserFilterInput | null | undefined, provide
     ...(filter?.isStaff != null ? [['"isStaff" = ?', filter.isStaff] as CountCondition] : []),
     ...(filter?.isActive != null ? [['"isActive" = ?', filter.isActive] as CountCondition] : []),
     ...(role ? [['"id" IN (SELECT "userId" FROM "UserRole" WHERE "role" = ?)', role] as CountCondition] : []),
+    ...(filter?.emailVerified != null ? [['"emailVerified" = ?', filter.emailVerified] as CountCondition] : []),
     ...(search
       ? [[`("email" ${like} ? OR "firstName" ${like} ? OR "lastName" ${like} ?)`, `%${search.toLowerCase()}%`, `%${search}%`, `%${search}%`] as CountCondition]
       : []),
@@ -235,6 +242,7 @@ const CreateUserInput = builder.inputType('CreateUserInput', {
     isStaff: t.boolean(),
     isActive: t.boolean(),
     roles: t.stringList({ description: `Role names (${ROLE_PATTERN.source}), at most ${MAX_ROLES}.` }),
+    emailVerified: t.boolean({ description: 'Staff vouch for the address; default false.' }),
   }),
 });
 
@@ -248,6 +256,7 @@ const UpdateUserInput = builder.inputType('UpdateUserInput', {
     isStaff: t.boolean(),
     isActive: t.boolean(),
     roles: t.stringList({ description: 'Replaces the user’s roles; they reach the user’s next access token.' }),
+    emailVerified: t.boolean({ description: 'A new email is unverified unless this says otherwise.' }),
   }),
 });
 
@@ -269,6 +278,8 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError], directResult: true, union: { name: 'CreateUserResult' } },
     resolve: async (_root, { input }, context) => {
       const user = await createUser(context, input);
+      // Unless staff vouched for the address, its owner gets the same link a registration sends.
+      if (!user.emailVerified) void mailVerificationLinkLater(context, user);
       await context.record({ kind: 'USER_CREATED', userId: user.id, email: user.email });
       return user;
     },

@@ -26,7 +26,15 @@ export interface TestApp extends App {
   /** A client with its own cookie jar. */
   client(headers?: Record<string, string>): TestClient;
   /** Creates a user straight in the database (one cheap bcrypt hash per password). */
-  createUser(fields: { email: string; password?: string; isStaff?: boolean; isActive?: boolean; firstName?: string; lastName?: string }): Promise<{ id: number; email: string }>;
+  createUser(fields: {
+    email: string;
+    password?: string;
+    isStaff?: boolean;
+    isActive?: boolean;
+    emailVerified?: boolean;
+    firstName?: string;
+    lastName?: string;
+  }): Promise<{ id: number; email: string }>;
   /** A client signed in as a new user. */
   signedIn(fields: { email: string; isStaff?: boolean }): Promise<TestClient>;
   /**
