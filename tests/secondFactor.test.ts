@@ -373,3 +373,37 @@ describe('rate limits', () => {
     expect(await limited.services.prisma.authEvent.count({ where: { userId, kind: 'RATE_LIMITED' } })).toBe(1);
   });
 });
+
+describe('REQUIRE_VERIFIED_EMAIL=true', () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await startTestApp({ REQUIRE_VERIFIED_EMAIL: 'true' });
+  });
+  afterAll(() => strict?.stop());
+
+  it('refuses an unverified account after its right code with EmailNotVerifiedError, and starts no session or token', async () => {
+    await awayFromStepEnd();
+    const email = 'unverified@totp.test';
+    const { id: userId } = await strict.createUser({ email, emailVerified: true });
+    const owner = strict.client();
+    await owner.login(email, TEST_PASSWORD);
+    const setup = (await owner.request(StartTotpSetup)).data!.startTotpSetup;
+    expect((await owner.request(ConfirmTotpSetup, { code: codeAt(setup.secret, -1) })).data!.confirmTotpSetup.__typename).toBe('RecoveryCodes');
+    // The address stops counting as proven (e.g. staff set emailVerified: false).
+    await strict.services.prisma.user.update({ where: { id: userId }, data: { emailVerified: false } });
+    const sessionsBefore = await strict.services.prisma.session.count({ where: { userId } });
+
+    for (const [document, steps] of [[TwoStepLogin, 0], [TwoStepObtainTokens, 1]] as const) {
+      const browser = strict.client();
+      const started = (await browser.request(document, { input: { email, password: TEST_PASSWORD } })).data!;
+      const step = 'login' in started ? started.login : started.obtainTokens;
+      if (step.__typename !== 'SecondFactorRequired') throw new Error(`expected SecondFactorRequired, got ${step.__typename}`);
+      const answered = await browser.request(VerifySecondFactor, { input: { challenge: step.challenge, totpCode: codeAt(setup.secret, steps) } });
+      expect(answered.errors).toBeUndefined();
+      expect(answered.data!.verifySecondFactor).toEqual({ __typename: 'EmailNotVerifiedError', message: expect.any(String) });
+      expect(answered.headers.getSetCookie()).toEqual([]);
+    }
+    expect(await strict.services.prisma.session.count({ where: { userId } })).toBe(sessionsBefore);
+    expect(await strict.services.prisma.tokenFamily.count({ where: { userId } })).toBe(0);
+  });
+});

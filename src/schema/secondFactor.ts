@@ -2,7 +2,7 @@ import { typeBrandKey } from '@pothos/core';
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { checkCurrentPassword, recordLogin } from '../auth.ts';
 import type { Context } from '../context.ts';
-import { InvalidCredentialsError, InvalidSecondFactorError, InvalidTokenError, NotFoundError } from '../errors.ts';
+import { EmailNotVerifiedError, InvalidCredentialsError, InvalidSecondFactorError, InvalidTokenError, NotFoundError } from '../errors.ts';
 import { findChallenge, failChallenge, consumeChallenge } from '../secondFactor/challenges.ts';
 import { resetSecondFactors, summary, type SecondFactorSummary } from '../secondFactor/factors.ts';
 import {
@@ -118,7 +118,9 @@ type SignedIn = PublicUser | TokenPair;
 const isTokenPair = (value: object): value is TokenPair => 'accessToken' in value;
 
 /** A union of a signed-in result and expected failures, resolved by what the value is. */
-function signInUnion(name: string, failures: (typeof InvalidCredentialsError | typeof InvalidSecondFactorError | typeof InvalidTokenError)[]) {
+type SignInFailure = typeof InvalidCredentialsError | typeof InvalidSecondFactorError | typeof InvalidTokenError | typeof EmailNotVerifiedError;
+
+function signInUnion(name: string, failures: SignInFailure[]) {
   return builder.unionType(name, {
     types: [UserType, TokenPairType, ...failures],
     resolveType: (value) => {
@@ -130,8 +132,9 @@ function signInUnion(name: string, failures: (typeof InvalidCredentialsError | t
   });
 }
 
-const VerifySecondFactorResult = signInUnion('VerifySecondFactorResult', [InvalidSecondFactorError, InvalidTokenError]);
-const PasskeySignInResult = signInUnion('PasskeySignInResult', [InvalidCredentialsError, InvalidTokenError]);
+// EmailNotVerifiedError: REQUIRE_VERIFIED_EMAIL refuses an unverified account once it has proved who it is.
+const VerifySecondFactorResult = signInUnion('VerifySecondFactorResult', [InvalidSecondFactorError, InvalidTokenError, EmailNotVerifiedError]);
+const PasskeySignInResult = signInUnion('PasskeySignInResult', [InvalidCredentialsError, InvalidTokenError, EmailNotVerifiedError]);
 
 /**
  * Expected failures become union members; anything else stays an error. GraphQL treats a returned
@@ -210,7 +213,7 @@ builder.mutationFields((t) => ({
             }
             return finish(context, outcome.userId, challenge.tokens);
           }),
-        [InvalidSecondFactorError, InvalidTokenError],
+        [InvalidSecondFactorError, InvalidTokenError, EmailNotVerifiedError],
       );
     },
   }),
@@ -251,7 +254,7 @@ builder.mutationFields((t) => ({
             if (!(await consumeChallenge(prisma, challenge))) throw new InvalidTokenError();
             return finish(context, userId, challenge.tokens);
           }),
-        [InvalidCredentialsError, InvalidTokenError],
+        [InvalidCredentialsError, InvalidTokenError, EmailNotVerifiedError],
       );
     },
   }),
