@@ -1,65 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
-
-const Register = graphql(`
-  mutation Register($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-        dateJoined
-        lastLogin
-      }
-      ... on ValidationError {
-        message
-        fieldErrors {
-          field
-          messages
-        }
-      }
-    }
-  }
-`);
-
-const Login = graphql(`
-  mutation Login($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        lastLogin
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-const Me = graphql(`
-  query Me {
-    me {
-      id
-      email
-      isStaff
-    }
-  }
-`);
-
-const Logout = graphql(`
-  mutation Logout {
-    logout {
-      message
-    }
-  }
-`);
+import { Login, Logout, Me, Register } from './operations/auth.ts';
 
 let app: TestApp;
 beforeAll(async () => {

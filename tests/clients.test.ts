@@ -11,6 +11,7 @@ import * as urql from '../examples/urql.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { browserishFetch } from './helpers/browserishFetch.ts';
+import { LogoutEverywhere } from './operations/auth.ts';
 import { ConfirmTotpSetup, StartTotpSetup } from './operations/secondFactor.ts';
 import { linkToken, startMailbox, type Mailbox } from './helpers/mail.ts';
 
@@ -19,14 +20,6 @@ const MySessions = graphql(`
     mySessions {
       id
       current
-    }
-  }
-`);
-
-const LogoutEverywhere = graphql(`
-  mutation ClientsLogoutEverywhere {
-    logoutEverywhere {
-      message
     }
   }
 `);

@@ -1,44 +1,13 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { graphql } from './generated/gql.ts';
 import { TEST_PASSWORD } from './helpers/app.ts';
 import { freshDatabase } from './helpers/databases.ts';
 import { EXIT_TIMEOUT_MS, post, ServerProcesses, within, type RunningServer } from './helpers/server.ts';
+import { Login, Me, Register } from './operations/auth.ts';
 
 // WEB_CONCURRENCY=2: one primary and two serving workers sharing the port. Every request here goes
 // on a connection of its own, and the primary hands connections to the workers in turn, so
 // consecutive requests reach both.
-
-const ClusterRegister = graphql(`
-  mutation ClusterRegister($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-      }
-    }
-  }
-`);
-
-const ClusterLogin = graphql(`
-  mutation ClusterLogin($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-      ... on User {
-        id
-      }
-    }
-  }
-`);
-
-const ClusterMe = graphql(`
-  query ClusterMe {
-    me {
-      email
-    }
-  }
-`);
 
 const BURST = 12;
 
@@ -60,7 +29,7 @@ function servingPids(from = 0): Set<unknown> {
 }
 
 async function register(email: string): Promise<void> {
-  const { body } = await send(ClusterRegister, { input: { email, password: TEST_PASSWORD } }).response;
+  const { body } = await send(Register, { input: { email, password: TEST_PASSWORD } }).response;
   expect(body.data?.register).toMatchObject({ __typename: 'User', email });
 }
 
@@ -101,13 +70,13 @@ describe('WEB_CONCURRENCY=2', () => {
   it('serves from two worker processes, one session valid on both', async () => {
     const from = server.logs.length;
     await register('cluster-session@example.com');
-    const login = await send(ClusterLogin, { input: { email: 'cluster-session@example.com', password: TEST_PASSWORD } }).response;
+    const login = await send(Login, { input: { email: 'cluster-session@example.com', password: TEST_PASSWORD } }).response;
     expect(login.body.data?.login.__typename).toBe('User');
     const cookie = login.headers['set-cookie']!.map((value) => value.split(';')[0]).join('; ');
 
     for (let i = 0; i < 6; i += 1) {
-      const { body } = await send(ClusterMe, {}, { cookie }).response;
-      expect(body.data?.me).toEqual({ email: 'cluster-session@example.com' });
+      const { body } = await send(Me, {}, { cookie }).response;
+      expect(body.data?.me).toMatchObject({ email: 'cluster-session@example.com' });
     }
     expect(servingPids(from).size).toBe(2);
     expect(servingPids(from)).not.toContain(server.child.pid);
@@ -120,12 +89,12 @@ describe('WEB_CONCURRENCY=2', () => {
     // The default allows 5 failures per address and email in 15 minutes.
     const address = { 'x-forwarded-for': '203.0.113.77' };
     for (let i = 0; i < 5; i += 1) {
-      const { body } = await send(ClusterLogin, { input: { email, password: 'wrong password' } }, address).response;
+      const { body } = await send(Login, { input: { email, password: 'wrong password' } }, address).response;
       expect(body.data?.login.__typename).toBe('InvalidCredentialsError');
     }
     expect(servingPids(from).size).toBe(2);
     for (let i = 0; i < 2; i += 1) {
-      const { body } = await send(ClusterLogin, { input: { email, password: TEST_PASSWORD } }, address).response;
+      const { body } = await send(Login, { input: { email, password: TEST_PASSWORD } }, address).response;
       expect(body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
     }
   });
@@ -135,7 +104,7 @@ describe('WEB_CONCURRENCY=2', () => {
     await register(email);
     const from = server.logs.length;
     const guess = (i: number, ip: string) =>
-      send(ClusterLogin, { input: { email, password: `wrong password ${i}` } }, { 'x-forwarded-for': ip }).response.then(
+      send(Login, { input: { email, password: `wrong password ${i}` } }, { 'x-forwarded-for': ip }).response.then(
         ({ body }) => body.data?.login.__typename ?? body.errors?.[0]?.extensions?.code,
       );
     const tally = (answers: unknown[]) => ({
@@ -168,13 +137,13 @@ describe('WEB_CONCURRENCY=2', () => {
 
   it('on SIGTERM answers every request in flight on both workers, then exits 0', { timeout: 60_000 }, async () => {
     const emails = Array.from({ length: BURST }, (_, i) => `cluster-shutdown${i}@example.com`);
-    const burst = emails.map((email) => send(ClusterRegister, { input: { email, password: TEST_PASSWORD } }));
+    const burst = emails.map((email) => send(Register, { input: { email, password: TEST_PASSWORD } }));
     await Promise.all(burst.map(({ sent }) => sent));
     server.child.kill('SIGTERM');
 
     const results = await Promise.all(burst.map(({ response }) => response));
     expect(results.map(({ body }) => body.data?.register)).toEqual(
-      emails.map((email) => ({ __typename: 'User', id: expect.any(String), email })),
+      emails.map((email) => expect.objectContaining({ __typename: 'User', id: expect.any(String), email })),
     );
     expect(await within(server.exited, EXIT_TIMEOUT_MS, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });
     const messages = server.logs.map((entry) => entry.msg);

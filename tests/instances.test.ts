@@ -7,61 +7,8 @@ import { graphql } from './generated/gql.ts';
 import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { ServerProcesses, type RunningServer } from './helpers/server.ts';
+import { Login, Logout, LogoutEverywhere, Me, Register } from './operations/auth.ts';
 import { ConfirmTotpSetup, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
-
-const InstancesRegister = graphql(`
-  mutation InstancesRegister($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-      }
-      ... on ValidationError {
-        fieldErrors {
-          field
-          messages
-        }
-      }
-    }
-  }
-`);
-
-const InstancesLogin = graphql(`
-  mutation InstancesLogin($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-      ... on User {
-        id
-      }
-    }
-  }
-`);
-
-const InstancesMe = graphql(`
-  query InstancesMe {
-    me {
-      id
-      email
-    }
-  }
-`);
-
-const InstancesLogoutEverywhere = graphql(`
-  mutation InstancesLogoutEverywhere {
-    logoutEverywhere {
-      message
-    }
-  }
-`);
-
-const InstancesLogout = graphql(`
-  mutation InstancesLogout {
-    logout {
-      message
-    }
-  }
-`);
 
 const InstancesMySessions = graphql(`
   query InstancesMySessions {
@@ -142,14 +89,14 @@ function sameBrowserOn(server: RunningServer, browser: TestClient): TestClient {
 let users = 0;
 async function registerUser(server: RunningServer, prefix: string): Promise<{ id: string; email: string }> {
   const email = `${prefix}${++users}@example.com`;
-  const result = await client(server).request(InstancesRegister, { input: { email, password: TEST_PASSWORD } });
+  const result = await client(server).request(Register, { input: { email, password: TEST_PASSWORD } });
   const register = result.data?.register;
   if (register?.__typename !== 'User') throw new Error(`register ${email}: ${JSON.stringify(result)}`);
   return { id: register.id, email };
 }
 
 async function me(browser: TestClient) {
-  const result = await browser.request(InstancesMe);
+  const result = await browser.request(Me);
   expect(result.errors).toBeUndefined();
   return result.data?.me ?? null;
 }
@@ -222,7 +169,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       expect(await me(replayedOnB)).toEqual({ id, email });
       expect(await me(otherBrowserOnB)).toEqual({ id, email });
 
-      const result = await browserOnA.request(InstancesLogoutEverywhere);
+      const result = await browserOnA.request(LogoutEverywhere);
       expect(result.errors).toBeUndefined();
 
       expect(await me(otherBrowserOnB)).toBeNull();
@@ -287,7 +234,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       const appOnB = client(b, { authorization: `Bearer ${accessToken}` });
       expect(await me(appOnB)).toEqual({ id, email });
 
-      const loggedOut = await appOnA.request(InstancesLogout);
+      const loggedOut = await appOnA.request(Logout);
       expect(loggedOut.errors).toBeUndefined();
 
       expect(await me(appOnB)).toBeNull();
@@ -299,12 +246,12 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       const { email } = await registerUser(a, 'limited');
       const attacker = { 'x-forwarded-for': '203.0.113.45' };
       for (let attempt = 1; attempt <= 5; attempt++) {
-        const result = await new TestClient(a.url, attacker).request(InstancesLogin, { input: { email, password: `wrong-${attempt}` } });
+        const result = await new TestClient(a.url, attacker).request(Login, { input: { email, password: `wrong-${attempt}` } });
         expect(result).toMatchObject({ status: 200, data: { login: { __typename: 'InvalidCredentialsError' } } });
       }
 
       // Refused before the password is checked, so even the right one is turned away.
-      const sixth = await new TestClient(b.url, attacker).request(InstancesLogin, { input: { email, password: TEST_PASSWORD } });
+      const sixth = await new TestClient(b.url, attacker).request(Login, { input: { email, password: TEST_PASSWORD } });
       expect(sixth.data?.login ?? null).toBeNull();
       expect(sixth.errors).toHaveLength(1);
       expect(sixth.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
@@ -318,7 +265,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       const { email } = await registerUser(a, 'parallel');
       const guess = (i: number, ip: string) =>
         new TestClient(i % 2 === 0 ? a.url : b.url, { 'x-forwarded-for': ip })
-          .request(InstancesLogin, { input: { email, password: `wrong-${i}` } })
+          .request(Login, { input: { email, password: `wrong-${i}` } })
           .then((result) => result.data?.login.__typename ?? result.errors?.[0]?.extensions?.code);
       const tally = (answers: unknown[]) => ({
         checked: answers.filter((answer) => answer === 'InvalidCredentialsError').length,
@@ -339,7 +286,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       const email = 'Race@Example.com';
       const results = await Promise.all(
         Array.from({ length: CONCURRENT_REGISTRATIONS }, (_, i) =>
-          client(i % 2 === 0 ? a : b).request(InstancesRegister, {
+          client(i % 2 === 0 ? a : b).request(Register, {
             // Case and spacing vary too: the address is one account however it is written.
             input: { email: i % 3 === 0 ? email : i % 3 === 1 ? email.toLowerCase() : ` ${email.toUpperCase()} `, password: TEST_PASSWORD },
           }),
@@ -352,13 +299,15 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       const answers = results.map((result) => result.data!.register);
       const created = answers.filter((answer) => answer.__typename === 'User');
       const refused = answers.filter((answer) => answer.__typename === 'ValidationError');
-      expect(created).toEqual([{ __typename: 'User', id: expect.any(String), email: 'race@example.com' }]);
+      expect(created).toEqual([expect.objectContaining({ __typename: 'User', id: expect.any(String), email: 'race@example.com' })]);
       expect(refused).toHaveLength(CONCURRENT_REGISTRATIONS - 1);
       for (const answer of refused) {
-        expect(answer).toEqual({
-          __typename: 'ValidationError',
-          fieldErrors: [{ field: 'email', messages: ['A user with that email already exists.'] }],
-        });
+        expect(answer).toEqual(
+          expect.objectContaining({
+            __typename: 'ValidationError',
+            fieldErrors: [{ field: 'email', messages: ['A user with that email already exists.'] }],
+          }),
+        );
       }
       const { rows } = await db.query('SELECT count(*)::int AS count FROM "User" WHERE lower("email") = $1', ['race@example.com']);
       expect(rows[0]).toEqual({ count: 1 });

@@ -4,14 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ALIASES, MAX_COST, MAX_DEPTH, MAX_DIRECTIVES, MAX_TOKENS } from '../src/queryLimits.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type GraphQLResponse, type TestApp } from './helpers/app.ts';
-
-const LimitsMe = graphql(`
-  query LimitsMe {
-    me {
-      id
-    }
-  }
-`);
+import { Me } from './operations/auth.ts';
 
 // The largest pages an admin panel can ask for, with every field: must stay under the cost limit.
 const LimitsFullUsersPage = graphql(`
@@ -130,7 +123,7 @@ function expectRefused(result: GraphQLResponse<unknown>, message: RegExp) {
 }
 
 async function expectStillServing(target = app) {
-  const result = await target.client().request(LimitsMe);
+  const result = await target.client().request(Me);
   expect(result).toMatchObject({ status: 200, data: { me: null } });
   expect(result.errors).toBeUndefined();
 }

@@ -9,17 +9,10 @@ import { graphql } from './generated/gql.ts';
 import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { createPostgresDatabase, dropPostgresDatabase, freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { freePort, post, ServerProcesses, type RunningServer } from './helpers/server.ts';
+import { Register } from './operations/auth.ts';
 
 // What operators do beside a running service: `npm run create-admin` on the database it serves,
 // a second server (or several at once) on one database. Each applies migrations first.
-
-const MigrationsRegister = graphql(`
-  mutation MigrationsRegister($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-    }
-  }
-`);
 
 const MigrationsUsers = graphql(`
   query MigrationsUsers {
@@ -96,7 +89,7 @@ function load(server: RunningServer, concurrency: number) {
     for (let i = 0; !stopped; i += 1) {
       const { response } = post(
         server.url,
-        MigrationsRegister,
+        Register,
         { input: { email: `load-${w}-${i}@example.com`, password: TEST_PASSWORD } },
         { 'x-forwarded-for': `10.79.${w}.${i % 250}` },
       );
@@ -159,16 +152,16 @@ describe(`several servers on one database (${provider})`, () => {
     const second = await servers.start({ ...env, LOG_LEVEL: 'warn' });
     const { problems } = await traffic.stop();
     expect(problems).toEqual([]);
-    const { status, body } = await post(second.url, MigrationsRegister, { input: { email: 'second@example.com', password: TEST_PASSWORD } }).response;
-    expect({ status, body }).toEqual({ status: 200, body: { data: { register: { __typename: 'User' } } } });
+    const { status, body } = await post(second.url, Register, { input: { email: 'second@example.com', password: TEST_PASSWORD } }).response;
+    expect({ status, body }).toEqual({ status: 200, body: { data: { register: expect.objectContaining({ __typename: 'User' }) } } });
   });
 
   it('three servers started at once on a database without tables all migrate it once and serve', { timeout: 150_000 }, async () => {
     const env = await emptyDatabase();
     const started = await Promise.all([1, 2, 3].map((i) => servers.start({ ...env, LOG_LEVEL: 'info', WEB_CONCURRENCY: i === 3 ? '2' : '1' })));
     for (const [i, server] of started.entries()) {
-      const { status, body } = await post(server.url, MigrationsRegister, { input: { email: `at-once-${i}@example.com`, password: TEST_PASSWORD } }).response;
-      expect({ status, body }).toEqual({ status: 200, body: { data: { register: { __typename: 'User' } } } });
+      const { status, body } = await post(server.url, Register, { input: { email: `at-once-${i}@example.com`, password: TEST_PASSWORD } }).response;
+      expect({ status, body }).toEqual({ status: 200, body: { data: { register: expect.objectContaining({ __typename: 'User' }) } } });
     }
   });
 });

@@ -2,22 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_ALIASES } from '../src/queryLimits.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
-
-const LimitedLogin = graphql(`
-  mutation LimitedLogin($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-    }
-  }
-`);
-
-const LimitedRegister = graphql(`
-  mutation LimitedRegister($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-    }
-  }
-`);
+import { Login, Register } from './operations/auth.ts';
 
 const LimitedResetRequest = graphql(`
   mutation LimitedResetRequest($email: String!) {
@@ -57,7 +42,7 @@ function from(ip: string) {
 }
 
 async function login(ip: string, email: string, password: string) {
-  const result = await from(ip).request(LimitedLogin, { input: { email, password } });
+  const result = await from(ip).request(Login, { input: { email, password } });
   return result.data?.login.__typename ?? (result.errors?.[0]?.extensions?.code as string);
 }
 
@@ -102,7 +87,7 @@ describe('login limits', () => {
     for (let i = 0; i < 5; i += 1) expect(await login('203.0.113.1', 'alice@example.com', WRONG)).toBe('InvalidCredentialsError');
 
     const before = app.services.hasher.operations;
-    const result = await from('203.0.113.1').request(LimitedLogin, { input: { email: 'ALICE@example.com', password: TEST_PASSWORD } });
+    const result = await from('203.0.113.1').request(Login, { input: { email: 'ALICE@example.com', password: TEST_PASSWORD } });
     expect(app.services.hasher.operations).toBe(before);
     expect(result.data).toBeNull();
     const refusal = limitedError(result)!;
@@ -161,7 +146,7 @@ describe('other guarded operations', () => {
   it('limits registrations per address', async () => {
     await start();
     const register = (ip: string, i: number) =>
-      from(ip).request(LimitedRegister, { input: { email: `new${ip}-${i}@example.com`, password: TEST_PASSWORD } });
+      from(ip).request(Register, { input: { email: `new${ip}-${i}@example.com`, password: TEST_PASSWORD } });
     for (let i = 0; i < 10; i += 1) expect((await register('203.0.113.20', i)).data?.register.__typename).toBe('User');
     expect(limitedError(await register('203.0.113.20', 10))).toBeDefined();
     expect((await register('203.0.113.21', 0)).data?.register.__typename).toBe('User');
@@ -280,7 +265,7 @@ describe('a flood of sign-ins', () => {
     const operationsBefore = app.services.hasher.operations;
 
     const results = await Promise.all(
-      Array.from({ length: 60 }, () => from('198.51.100.1').request(LimitedLogin, { input: { email, password: TEST_PASSWORD } })),
+      Array.from({ length: 60 }, () => from('198.51.100.1').request(Login, { input: { email, password: TEST_PASSWORD } })),
     );
     const signedIn = results.filter((result) => result.data?.login.__typename === 'User');
     const refused = results.map(limitedError).filter((error) => error !== undefined);

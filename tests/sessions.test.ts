@@ -3,25 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaSessionStore } from '../src/sessionStore.ts';
 import { sessionKey } from '../src/userSessions.ts';
 import { endSessions, pruneExpired } from '../src/userSessions.ts';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
-
-const SessionMe = graphql(`
-  query SessionMe {
-    me {
-      email
-    }
-  }
-`);
-
-const SessionMeDates = graphql(`
-  query SessionMeDates {
-    me {
-      dateJoined
-      lastLogin
-    }
-  }
-`);
+import { Me } from './operations/auth.ts';
 
 let app: TestApp;
 let store: PrismaSessionStore;
@@ -87,8 +70,8 @@ describe('session store', () => {
     const user = await app.services.prisma.user.findUniqueOrThrow({ where: { email: 'many@example.com' } });
     const [cookieSessions] = await app.services.prisma.$transaction(endSessions(app.services.prisma, user.id));
     expect(cookieSessions?.count).toBe(2);
-    expect((await alice.request(SessionMe)).data?.me).toBeNull();
-    expect((await second.request(SessionMe)).data?.me).toBeNull();
+    expect((await alice.request(Me)).data?.me).toBeNull();
+    expect((await second.request(Me)).data?.me).toBeNull();
   });
 });
 
@@ -102,8 +85,8 @@ describe('session reads', () => {
     // Node applies a change of TZ at once; PostgreSQL's timestamp(3) columns carry no zone.
     process.env.TZ = 'America/New_York';
     try {
-      const { data } = await client.request(SessionMeDates);
-      expect(data?.me).toEqual({ dateJoined: stored.dateJoined.toISOString(), lastLogin: stored.lastLogin!.toISOString() });
+      const { data } = await client.request(Me);
+      expect(data?.me).toMatchObject({ dateJoined: stored.dateJoined.toISOString(), lastLogin: stored.lastLogin!.toISOString() });
     } finally {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;

@@ -13,7 +13,8 @@ import {
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretKid } from '../src/signingKeys.ts';
-import { ObtainTokenPair, RefreshTokenPair, WhoAmI } from './operations/tokens.ts';
+import { Me } from './operations/auth.ts';
+import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 
 const ISSUER = 'https://auth.example.test';
@@ -53,7 +54,7 @@ async function refresh(app: TestApp, refreshToken: string): Promise<Pair> {
 }
 
 async function meWith(app: TestApp, accessToken: string) {
-  const result = await app.client({ authorization: `Bearer ${accessToken}` }).request(WhoAmI);
+  const result = await app.client({ authorization: `Bearer ${accessToken}` }).request(Me);
   expect(result.errors).toBeUndefined();
   return result.data?.me ?? null;
 }
@@ -369,7 +370,7 @@ describe('key rotation as the README describes it', () => {
       await expect(verifierOf(app)(signedByOld)).rejects.toThrow();
       // Cookie sessions never depended on these keys.
       const moved = app.client({ cookie: cookie.cookieHeader });
-      expect((await moved.request(WhoAmI)).data?.me).toMatchObject({ email: 'rotation@example.com' });
+      expect((await moved.request(Me)).data?.me).toMatchObject({ email: 'rotation@example.com' });
     } finally {
       await app.stop();
     }

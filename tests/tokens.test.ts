@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digest } from '../src/opaqueTokens.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { Logout, Me } from './operations/auth.ts';
 
 const ObtainTokens = graphql(`
   mutation ObtainTokens($input: LoginInput!) {
@@ -38,23 +39,6 @@ const RefreshTokens = graphql(`
       ... on Error {
         message
       }
-    }
-  }
-`);
-
-const TokenMe = graphql(`
-  query TokenMe {
-    me {
-      id
-      email
-    }
-  }
-`);
-
-const TokenLogout = graphql(`
-  mutation TokenLogout {
-    logout {
-      message
     }
   }
 `);
@@ -110,7 +94,7 @@ function bearer(accessToken: string): TestClient {
 }
 
 async function meWith(accessToken: string) {
-  return (await bearer(accessToken).request(TokenMe)).data?.me ?? null;
+  return (await bearer(accessToken).request(Me)).data?.me ?? null;
 }
 
 function sign(claims: Record<string, unknown>, secret: string, expiresIn: string | number = '15m') {
@@ -199,8 +183,8 @@ describe('bearer authentication', () => {
 
     async function expectAnonymous(authorization: string) {
       const client = app.client({ authorization });
-      expect((await client.request(TokenMe)).data).toEqual({ me: null });
-      const logout = await client.request(TokenLogout);
+      expect((await client.request(Me)).data).toEqual({ me: null });
+      const logout = await client.request(Logout);
       expect(logout.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     }
 
@@ -273,7 +257,7 @@ describe('bearer authentication', () => {
     it('a bad token even when a valid session cookie comes with it', async () => {
       const client = await app.signedIn({ email: 'cookie-and-bad-token@example.com' });
       const mixed = app.client({ authorization: 'Bearer not-a-jwt', cookie: client.cookieHeader });
-      expect((await mixed.request(TokenMe)).data).toEqual({ me: null });
+      expect((await mixed.request(Me)).data).toEqual({ me: null });
     });
   });
 
@@ -351,12 +335,12 @@ describe('logout with a bearer token', () => {
     const phone = await obtain('bearer-logout@example.com');
     const tablet = await obtain('bearer-logout@example.com');
 
-    const result = await bearer(phone.accessToken).request(TokenLogout);
+    const result = await bearer(phone.accessToken).request(Logout);
     expect(result.data?.logout).toEqual({ message: 'Successfully logged out' });
     expect(await meWith(phone.accessToken)).toBeNull();
     expect(await refresh(phone.refreshToken)).toMatchObject({ __typename: 'InvalidTokenError' });
     expect(await meWith(tablet.accessToken)).toMatchObject({ email: 'bearer-logout@example.com' });
-    expect((await browser.request(TokenMe)).data?.me).toMatchObject({ email: 'bearer-logout@example.com' });
+    expect((await browser.request(Me)).data?.me).toMatchObject({ email: 'bearer-logout@example.com' });
   });
 });
 
@@ -371,7 +355,7 @@ describe('access token lifetime', () => {
       expect(claims.exp! - claims.iat!).toBe(1);
       const client = shortLived.client({ authorization: `Bearer ${pair.accessToken}` });
       await new Promise((resolve) => setTimeout(resolve, Date.parse(pair.accessTokenExpiresAt) - Date.now() + 50));
-      expect((await client.request(TokenMe)).data).toEqual({ me: null });
+      expect((await client.request(Me)).data).toEqual({ me: null });
       const refreshed = await shortLived.client().request(RefreshTokens, { refreshToken: pair.refreshToken });
       expect(asPair(refreshed.data?.refreshTokens).accessToken).not.toBe(pair.accessToken);
     } finally {

@@ -1,23 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
-
-const MeEmail = graphql(`
-  query MeEmail {
-    me {
-      email
-    }
-  }
-`);
-
-const RegisterForTransport = graphql(`
-  mutation RegisterForTransport($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-    }
-  }
-`);
+import { Me, Register } from './operations/auth.ts';
 
 const PRODUCTION_SECRETS = {
   NODE_ENV: 'production',
@@ -116,7 +100,7 @@ describe('bad input', () => {
   });
 
   it('keeps serving after all of the above', async () => {
-    expect((await app.client().request(MeEmail)).data).toEqual({ me: null });
+    expect((await app.client().request(Me)).data).toEqual({ me: null });
   });
 });
 
@@ -193,9 +177,9 @@ describe('logs', () => {
     const logged = await startTestApp({}, { logger });
     try {
       const client = logged.client();
-      await client.request(RegisterForTransport, { input: { email: 'logged@example.com', password: TEST_PASSWORD } });
+      await client.request(Register, { input: { email: 'logged@example.com', password: TEST_PASSWORD } });
       await client.login('logged@example.com', TEST_PASSWORD);
-      await client.request(MeEmail);
+      await client.request(Me);
       await client.raw('{ users(after: "forged") { totalCount } }');
       const { passwordHash } = await logged.services.prisma.user.findUniqueOrThrow({
         where: { email: 'logged@example.com' },
@@ -221,7 +205,7 @@ describe('unexpected failures', () => {
     const broken = await startTestApp({}, { logger });
     try {
       await broken.services.prisma.$executeRawUnsafe('ALTER TABLE "User" RENAME TO "UserGone"');
-      const result = await broken.client().request(RegisterForTransport, {
+      const result = await broken.client().request(Register, {
         input: { email: 'broken@example.com', password: TEST_PASSWORD },
       });
       expect(result.errors).toEqual([
@@ -300,7 +284,7 @@ describe('CSRF by content type', () => {
     const response = await client.fetch('/graphql', { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
     expect(response.status).toBe(403);
     expect((await response.json()).errors[0].message).toMatch(/must carry one of these headers: x-graphql-yoga-csrf, apollo-require-preflight/);
-    expect((await client.request(MeEmail)).data?.me).not.toBeNull();
+    expect((await client.request(Me)).data?.me).not.toBeNull();
   });
 
   it('runs application/graphql when it carries a CSRF header', async () => {
@@ -312,14 +296,14 @@ describe('CSRF by content type', () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ data: { logout: { message: 'Successfully logged out' } } });
-    expect((await client.request(MeEmail)).data?.me).toBeNull();
+    expect((await client.request(Me)).data?.me).toBeNull();
   });
 
   it.each(['application/json', 'application/json; charset=utf-8'])('runs %s without one', async (contentType) => {
     const client = await app.signedIn({ email: `csrf-json-${contentType.length}-${contentType.charCodeAt(0)}@example.com` });
     const response = await client.fetch('/graphql', { method: 'POST', headers: { 'content-type': contentType }, body: JSON.stringify({ query: logout }) });
     expect(response.status).toBe(200);
-    expect((await client.request(MeEmail)).data?.me).toBeNull();
+    expect((await client.request(Me)).data?.me).toBeNull();
   });
 });
 

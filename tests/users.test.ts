@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
 import type { AdminUsersQueryVariables } from './generated/graphql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { Login, Me, Register } from './operations/auth.ts';
 
 const UserById = graphql(`
   query AdminUser($id: ID!) {
@@ -137,63 +138,6 @@ const DeleteUser = graphql(`
       __typename
       ... on DeletedUser {
         id
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-const Me = graphql(`
-  query AdminMe {
-    me {
-      id
-      email
-      firstName
-      lastName
-      isStaff
-      isActive
-      dateJoined
-      lastLogin
-    }
-  }
-`);
-
-const Register = graphql(`
-  mutation AdminRegister($input: RegisterInput!) {
-    register(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-        dateJoined
-        lastLogin
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-const Login = graphql(`
-  mutation AdminLogin($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-        dateJoined
-        lastLogin
       }
       ... on Error {
         message

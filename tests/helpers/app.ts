@@ -6,18 +6,7 @@ import { inject } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { freshDatabase } from './databases.ts';
-import { graphql } from '../generated/gql.ts';
-
-const LoginDocument = graphql(`
-  mutation HelperLogin($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-      ... on User {
-        id
-      }
-    }
-  }
-`);
+import { Login } from '../operations/auth.ts';
 
 export interface TestApp extends App {
   url: string;
@@ -170,7 +159,7 @@ export class TestClient {
   }
 
   async login(email: string, password: string) {
-    const result = await this.request(LoginDocument, { input: { email, password } });
+    const result = await this.request(Login, { input: { email, password } });
     if (result.data?.login?.__typename !== 'User') throw new Error(`login failed for ${email}`);
     return result;
   }

@@ -34,12 +34,3 @@ export const RefreshTokenPair = graphql(`
     }
   }
 `);
-
-export const WhoAmI = graphql(`
-  query WhoAmI {
-    me {
-      id
-      email
-    }
-  }
-`);
