@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { Login, LogoutEverywhere, Me } from './operations/auth.ts';
+import { browserOf, loginOutcome, meOf, tokenClient } from './helpers/actors.ts';
 
 const MySessions = graphql(`
   query AccountMySessions {
@@ -141,9 +142,7 @@ async function newUser(label: string, fields: { firstName?: string; lastName?: s
 }
 
 async function cookieClient(email: string, userAgent = 'Browser/1.0', password = TEST_PASSWORD): Promise<TestClient> {
-  const signedIn = client({ 'user-agent': userAgent });
-  await signedIn.login(email, password);
-  return signedIn;
+  return browserOf({ client }, email, password, { 'user-agent': userAgent });
 }
 
 interface TokenSignIn {
@@ -156,13 +155,7 @@ async function tokenSignIn(email: string, userAgent = 'App/1.0'): Promise<TokenS
   const result = await client({ 'user-agent': userAgent }).request(ObtainTokens, { input: { email, password: TEST_PASSWORD } });
   const pair = result.data?.obtainTokens;
   if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens failed for ${email}`);
-  return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, bearer: client({ authorization: `Bearer ${pair.accessToken}` }) };
-}
-
-async function meOf(signedIn: TestClient) {
-  const result = await signedIn.request(Me);
-  expect(result.errors).toBeUndefined();
-  return result.data?.me ?? null;
+  return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, bearer: tokenClient({ client }, pair.accessToken) };
 }
 
 async function sessionsOf(signedIn: TestClient) {
@@ -621,9 +614,6 @@ describe('logoutEverywhere', () => {
 });
 
 describe('changePassword', () => {
-  async function loginOutcome(email: string, password: string) {
-    return (await client().request(Login, { input: { email, password } })).data?.login.__typename;
-  }
 
   it('refuses a wrong current password with InvalidCredentialsError and changes nothing', async () => {
     const user = await newUser('change-wrong');
@@ -645,7 +635,7 @@ describe('changePassword', () => {
     expect(await meOf(bearer)).toMatchObject({ email: user.email });
     expect(await refreshOutcome(refreshToken)).toBe('TokenPair');
     expect(await liveCounts(user.id)).toEqual({ sessions: 2, families: 1 });
-    expect(await loginOutcome(user.email, NEW_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(client(), user.email, NEW_PASSWORD)).toBe('InvalidCredentialsError');
   });
 
   it('reports every failing rule of a weak new password on newPassword and changes nothing', async () => {
@@ -728,8 +718,8 @@ describe('changePassword', () => {
     expect(await liveCounts(user.id)).toEqual({ sessions: 1, families: 0 });
 
     expect(await storedHash(user.id)).not.toBe(passwordHash);
-    expect(await loginOutcome(user.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
-    expect(await loginOutcome(user.email, NEW_PASSWORD)).toBe('User');
+    expect(await loginOutcome(client(), user.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(client(), user.email, NEW_PASSWORD)).toBe('User');
   });
 
   it('from a bearer client: keeps that token working and ends every other session', async () => {
@@ -752,8 +742,8 @@ describe('changePassword', () => {
     expect(await refreshOutcome(caller.refreshToken)).toBe('TokenPair');
     expect(await liveCounts(user.id)).toEqual({ sessions: 0, families: 1 });
 
-    expect(await loginOutcome(user.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
-    expect(await loginOutcome(user.email, NEW_PASSWORD)).toBe('User');
+    expect(await loginOutcome(client(), user.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(client(), user.email, NEW_PASSWORD)).toBe('User');
   });
 });
 

@@ -11,6 +11,7 @@ import { capturingLogger } from './helpers/logs.ts';
 import { Secret, TOTP } from 'otpauth';
 import { ConfirmTotpSetup, DisableTotp, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
 import { Login, Logout, LogoutEverywhere, Register } from './operations/auth.ts';
+import { tokenClient } from './helpers/actors.ts';
 
 const AuditEvents = graphql(`
   query AuditEvents($first: Int, $after: String, $userId: ID, $kind: AuthEventKind) {
@@ -178,10 +179,6 @@ function visitor(name: string, extraHeaders: Record<string, string> = {}): Visit
   return { client: app.client(headers), headers, ip, userAgent };
 }
 
-function bearer(from: Visitor, accessToken: string): TestClient {
-  return app.client({ ...from.headers, authorization: `Bearer ${accessToken}` });
-}
-
 function rememberCookie(client: TestClient) {
   const sid = client.cookies.get('sid');
   if (!sid) return;
@@ -334,7 +331,7 @@ describe('every event kind is recorded by the operation that causes it', () => {
     const user = await app.createUser({ email: 'logout-bearer@example.com' });
     const from = visitor('logout bearer');
     const pair = await obtainTokens(from, user.email);
-    expect((await bearer(from, pair.accessToken).request(Logout)).data?.logout.message).toBe('Successfully logged out');
+    expect((await tokenClient(app, pair.accessToken, from.headers).request(Logout)).data?.logout.message).toBe('Successfully logged out');
     expect(await eventsFrom(from)).toEqual([
       event('LOGOUT', from, { user, actor: user }),
       event('TOKENS_ISSUED', from, { user, actor: user, email: user.email }),

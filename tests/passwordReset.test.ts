@@ -5,6 +5,7 @@ import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './he
 import { capturingLogger } from './helpers/logs.ts';
 import { closedPort, startMailbox, waitForLogEntry, type Mailbox, type ReceivedMail } from './helpers/mail.ts';
 import { Login, Me } from './operations/auth.ts';
+import { loginOutcome } from './helpers/actors.ts';
 
 const RequestReset = graphql(`
   mutation RequestReset($email: String!) {
@@ -109,10 +110,6 @@ function reset(token: string, newPassword = NEW_PASSWORD, client: TestClient = a
 async function passwordHashOf(email: string) {
   const { passwordHash } = await app.services.prisma.user.findUniqueOrThrow({ where: { email }, select: { passwordHash: true } });
   return passwordHash;
-}
-
-async function loginResult(email: string, password: string) {
-  return (await app.client().request(Login, { input: { email, password } })).data?.login.__typename;
 }
 
 const invalidToken = { __typename: 'InvalidTokenError', message: expect.stringMatching(/\S/) };
@@ -225,8 +222,8 @@ describe('resetPassword', () => {
     expect(JSON.stringify(result)).not.toContain(token);
     expect(JSON.stringify(result)).not.toContain(NEW_PASSWORD);
 
-    expect(await loginResult(email, NEW_PASSWORD)).toBe('User');
-    expect(await loginResult(email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(app.client(), email, NEW_PASSWORD)).toBe('User');
+    expect(await loginOutcome(app.client(), email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
     expect((await browser.request(Me)).data?.me).toBeNull();
     expect((await laptop.request(Me)).data?.me).toBeNull();
     expect((await app.client().request(ResetRefreshTokens, { refreshToken })).data?.refreshTokens.__typename).toBe(
@@ -268,7 +265,7 @@ describe('resetPassword', () => {
 
     it('leaves the token usable for a good password', async () => {
       expect((await reset(token)).data?.resetPassword).toMatchObject({ __typename: 'User', email });
-      expect(await loginResult(email, NEW_PASSWORD)).toBe('User');
+      expect(await loginOutcome(app.client(), email, NEW_PASSWORD)).toBe('User');
     });
   });
 
@@ -316,7 +313,7 @@ describe('resetPassword', () => {
 
       expect((await reset(expired)).data?.resetPassword).toEqual(invalidToken);
       expect(await passwordHashOf(expiredEmail)).toBe(before);
-      expect(await loginResult(expiredEmail, TEST_PASSWORD)).toBe('User');
+      expect(await loginOutcome(app.client(), expiredEmail, TEST_PASSWORD)).toBe('User');
       expect((await expiredClient.request(Me)).data?.me).toMatchObject({ email: expiredEmail });
     });
 

@@ -4,6 +4,7 @@ import { digest } from '../src/opaqueTokens.ts';
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { Logout, Me } from './operations/auth.ts';
+import { tokenClient } from './helpers/actors.ts';
 
 const ObtainTokens = graphql(`
   mutation ObtainTokens($input: LoginInput!) {
@@ -89,12 +90,8 @@ function asPair(result: Refreshed | undefined): Extract<Refreshed, { __typename:
   return result;
 }
 
-function bearer(accessToken: string): TestClient {
-  return app.client({ authorization: `Bearer ${accessToken}` });
-}
-
 async function meWith(accessToken: string) {
-  return (await bearer(accessToken).request(Me)).data?.me ?? null;
+  return (await tokenClient(app, accessToken).request(Me)).data?.me ?? null;
 }
 
 function sign(claims: Record<string, unknown>, secret: string, expiresIn: string | number = '15m') {
@@ -169,7 +166,7 @@ describe('bearer authentication', () => {
   it('reaches staff fields for staff', async () => {
     await app.createUser({ email: 'staff-bearer@example.com', isStaff: true });
     const { accessToken } = await obtain('staff-bearer@example.com');
-    const result = await bearer(accessToken).request(TokenUsers);
+    const result = await tokenClient(app, accessToken).request(TokenUsers);
     expect(result.errors).toBeUndefined();
     expect(result.data?.users.totalCount).toBeGreaterThan(0);
   });
@@ -266,7 +263,7 @@ describe('bearer authentication', () => {
     const { accessToken } = await obtain('deactivated-bearer@example.com');
     await app.createUser({ email: 'deactivating-staff@example.com', isStaff: true });
     const staff = await obtain('deactivating-staff@example.com');
-    const result = await bearer(staff.accessToken).request(DeactivateWithToken, { id: String(id) });
+    const result = await tokenClient(app, staff.accessToken).request(DeactivateWithToken, { id: String(id) });
     expect(result.data?.updateUser.__typename).toBe('User');
     expect(await meWith(accessToken)).toBeNull();
   });
@@ -335,7 +332,7 @@ describe('logout with a bearer token', () => {
     const phone = await obtain('bearer-logout@example.com');
     const tablet = await obtain('bearer-logout@example.com');
 
-    const result = await bearer(phone.accessToken).request(Logout);
+    const result = await tokenClient(app, phone.accessToken).request(Logout);
     expect(result.data?.logout).toEqual({ message: 'Successfully logged out' });
     expect(await meWith(phone.accessToken)).toBeNull();
     expect(await refresh(phone.refreshToken)).toMatchObject({ __typename: 'InvalidTokenError' });

@@ -5,6 +5,7 @@ import { graphql } from './generated/gql.ts';
 import type { AdminUsersQueryVariables } from './generated/graphql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { Login, Me, Register } from './operations/auth.ts';
+import { browserOf, loginOutcome, meOf } from './helpers/actors.ts';
 
 const UserById = graphql(`
   query AdminUser($id: ID!) {
@@ -172,12 +173,6 @@ async function signIn(fields: Parameters<TestApp['createUser']>[0]): Promise<Sig
   return { ...user, client };
 }
 
-async function loginAgain(email: string, password = TEST_PASSWORD): Promise<TestClient> {
-  const client = app.client();
-  await client.login(email, password);
-  return client;
-}
-
 function errorCode(result: ExecutionResult<unknown>): unknown {
   return result.errors?.[0]?.extensions?.code;
 }
@@ -185,16 +180,6 @@ function errorCode(result: ExecutionResult<unknown>): unknown {
 function fieldErrors(payload: { __typename?: string; fieldErrors?: { field: string; messages: string[] }[] } | null | undefined) {
   expect(payload?.__typename).toBe('ValidationError');
   return Object.fromEntries((payload?.fieldErrors ?? []).map((error) => [error.field, error.messages]));
-}
-
-async function me(client: TestClient) {
-  const result = await client.request(Me);
-  expect(result.errors).toBeUndefined();
-  return result.data?.me ?? null;
-}
-
-async function loginResult(email: string, password: string) {
-  return (await app.client().request(Login, { input: { email, password } })).data?.login?.__typename;
 }
 
 async function sessionCount(userId: number): Promise<number> {
@@ -280,7 +265,7 @@ describe('access control', () => {
   });
 
   it('lets the same non-staff user read their own account through me', async () => {
-    expect(await me(member.client)).toMatchObject({ id: String(member.id), isStaff: false });
+    expect(await meOf(member.client)).toMatchObject({ id: String(member.id), isStaff: false });
   });
 });
 
@@ -304,7 +289,7 @@ describe('user(id)', () => {
 
   it('reports lastLogin once the user has logged in', async () => {
     const { id, email } = await app.createUser({ email: 'logged-in@lookup.test' });
-    await loginAgain(email);
+    await browserOf(app, email);
     const row = (await userRow(id))!;
     const result = await staff.client.request(UserById, { id: String(id) });
     expect(result.data?.user?.lastLogin).toBe(row.lastLogin!.toISOString());
@@ -573,13 +558,13 @@ describe('createUser', () => {
   it('creates an active non-staff user by default, who can then log in', async () => {
     const result = await staff.client.request(CreateUser, { input: { email: 'plain@create.test', password: TEST_PASSWORD } });
     expect(result.data?.createUser).toMatchObject({ __typename: 'User', isStaff: false, isActive: true, firstName: '', lastName: '' });
-    const client = await loginAgain('plain@create.test');
-    expect(await me(client)).toMatchObject({ email: 'plain@create.test', isStaff: false });
+    const client = await browserOf(app, 'plain@create.test');
+    expect(await meOf(client)).toMatchObject({ email: 'plain@create.test', isStaff: false });
   });
 
   it('creates an inactive user who cannot log in', async () => {
     await staff.client.request(CreateUser, { input: { email: 'inactive@create.test', password: TEST_PASSWORD, isActive: false } });
-    expect(await loginResult('inactive@create.test', TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(app.client(), 'inactive@create.test', TEST_PASSWORD)).toBe('InvalidCredentialsError');
   });
 
   it('refuses an email taken in another case', async () => {
@@ -612,7 +597,7 @@ describe('updateUser', () => {
     const result = await staff.client.request(UpdateUser, { id: String(target.id), input: { firstName: 'New' } });
     expect(result.data?.updateUser).toMatchObject({ __typename: 'User', firstName: 'New', lastName: 'Name', isStaff: true, isActive: true });
     expect(await userRow(target.id)).toEqual({ ...before, firstName: 'New' });
-    expect(await me(target.client)).toMatchObject({ firstName: 'New' });
+    expect(await meOf(target.client)).toMatchObject({ firstName: 'New' });
   });
 
   it('treats explicit nulls as omitted', async () => {
@@ -631,7 +616,7 @@ describe('updateUser', () => {
     const result = await staff.client.request(UpdateUser, { id: String(id), input: { email: '  Renamed.User@Update.TEST ' } });
     expect(result.data?.updateUser).toMatchObject({ __typename: 'User', email: 'renamed.user@update.test' });
     expect((await userRow(id))!.email).toBe('renamed.user@update.test');
-    await loginAgain('renamed.user@update.test');
+    await browserOf(app, 'renamed.user@update.test');
   });
 
   it('accepts the user’s own email in another case', async () => {
@@ -653,7 +638,7 @@ describe('updateUser', () => {
     const { id, email } = await app.createUser({ email: 'weak@update.test' });
     const result = await staff.client.request(UpdateUser, { id: String(id), input: { password: 'abc' } });
     expect(fieldErrors(result.data?.updateUser).password).toContain('This password is too short. It must contain at least 8 characters.');
-    expect(await loginResult(email, TEST_PASSWORD)).toBe('User');
+    expect(await loginOutcome(app.client(), email, TEST_PASSWORD)).toBe('User');
   });
 
   it.each(['999999', 'abc', '0', '1.5'])('answers NotFoundError for the id %j', async (id) => {
@@ -664,42 +649,42 @@ describe('updateUser', () => {
 
   it('a new password ends all of the user’s sessions; only the new password logs in', async () => {
     const target = await signIn({ email: 'password@update.test' });
-    const second = await loginAgain(target.email);
-    expect(await me(target.client)).not.toBeNull();
-    expect(await me(second)).not.toBeNull();
+    const second = await browserOf(app, target.email);
+    expect(await meOf(target.client)).not.toBeNull();
+    expect(await meOf(second)).not.toBeNull();
     expect(await sessionCount(target.id)).toBe(2);
 
     const result = await staff.client.request(UpdateUser, { id: String(target.id), input: { password: NEW_PASSWORD } });
     expect(result.data?.updateUser).toMatchObject({ __typename: 'User', id: String(target.id) });
 
-    expect(await me(target.client)).toBeNull();
-    expect(await me(second)).toBeNull();
+    expect(await meOf(target.client)).toBeNull();
+    expect(await meOf(second)).toBeNull();
     expect(await sessionCount(target.id)).toBe(0);
-    expect(await loginResult(target.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
-    expect(await loginResult(target.email, NEW_PASSWORD)).toBe('User');
+    expect(await loginOutcome(app.client(), target.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(app.client(), target.email, NEW_PASSWORD)).toBe('User');
   });
 
   it('keeps other users’ sessions when one user’s password is set', async () => {
     const bystander = await signIn({ email: 'bystander@update.test' });
     const { id } = await app.createUser({ email: 'reset-only-me@update.test' });
     await staff.client.request(UpdateUser, { id: String(id), input: { password: NEW_PASSWORD } });
-    expect(await me(bystander.client)).toMatchObject({ email: bystander.email });
-    expect(await me(staff.client)).toMatchObject({ email: staff.email });
+    expect(await meOf(bystander.client)).toMatchObject({ email: bystander.email });
+    expect(await meOf(staff.client)).toMatchObject({ email: staff.email });
   });
 
   it('deactivating a user ends their sessions for good and stops them logging in', async () => {
     const target = await signIn({ email: 'deactivate@update.test' });
-    const second = await loginAgain(target.email);
+    const second = await browserOf(app, target.email);
 
     const result = await staff.client.request(UpdateUser, { id: String(target.id), input: { isActive: false } });
     expect(result.data?.updateUser).toMatchObject({ __typename: 'User', isActive: false });
     expect(await sessionCount(target.id)).toBe(0);
-    expect(await loginResult(target.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(app.client(), target.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
 
     await staff.client.request(UpdateUser, { id: String(target.id), input: { isActive: true } });
-    expect(await me(target.client)).toBeNull();
-    expect(await me(second)).toBeNull();
-    expect(await loginResult(target.email, TEST_PASSWORD)).toBe('User');
+    expect(await meOf(target.client)).toBeNull();
+    expect(await meOf(second)).toBeNull();
+    expect(await loginOutcome(app.client(), target.email, TEST_PASSWORD)).toBe('User');
   });
 
   it('a demoted staff user loses staff access at once', async () => {
@@ -728,7 +713,7 @@ describe('updateUser', () => {
       const result = await self.client.request(UpdateUser, { id: String(self.id), input });
       expect(fieldErrors(result.data?.updateUser)).toEqual(expected);
       expect(await userRow(self.id)).toEqual(before);
-      expect(await me(self.client)).toMatchObject({ isStaff: true, isActive: true });
+      expect(await meOf(self.client)).toMatchObject({ isStaff: true, isActive: true });
     });
 
     it('allows other changes', async () => {
@@ -741,7 +726,7 @@ describe('updateUser', () => {
 describe('deleteUser', () => {
   it('deletes the user, ends their sessions, and a second delete is NotFoundError', async () => {
     const target = await signIn({ email: 'delete-me@delete.test' });
-    const second = await loginAgain(target.email);
+    const second = await browserOf(app, target.email);
     expect(await sessionCount(target.id)).toBe(2);
 
     const result = await staff.client.request(DeleteUser, { id: String(target.id) });
@@ -750,10 +735,10 @@ describe('deleteUser', () => {
 
     expect(await userRow(target.id)).toBeNull();
     expect(await sessionCount(target.id)).toBe(0);
-    expect(await me(target.client)).toBeNull();
-    expect(await me(second)).toBeNull();
+    expect(await meOf(target.client)).toBeNull();
+    expect(await meOf(second)).toBeNull();
     expect((await staff.client.request(UserById, { id: String(target.id) })).data?.user).toBeNull();
-    expect(await loginResult(target.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
+    expect(await loginOutcome(app.client(), target.email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
 
     const again = await staff.client.request(DeleteUser, { id: String(target.id) });
     expect(again.errors).toBeUndefined();
@@ -771,7 +756,7 @@ describe('deleteUser', () => {
     expect(result.data).toBeNull();
     expect(errorCode(result)).toBe('FORBIDDEN');
     expect(await userRow(self.id)).not.toBeNull();
-    expect(await me(self.client)).toMatchObject({ email: self.email });
+    expect(await meOf(self.client)).toMatchObject({ email: self.email });
   });
 });
 
