@@ -11,7 +11,7 @@ import { capturingLogger } from './helpers/logs.ts';
 import { Secret, TOTP } from 'otpauth';
 import { ConfirmTotpSetup, DisableTotp, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
 import { Login, Logout, LogoutEverywhere, Register } from './operations/auth.ts';
-import { tokenClient } from './helpers/actors.ts';
+import { staffMember, tokenClient } from './helpers/actors.ts';
 
 const AuditEvents = graphql(`
   query AuditEvents($first: Int, $after: String, $userId: ID, $kind: AuthEventKind) {
@@ -164,7 +164,7 @@ const secrets = new Set<string>([TEST_PASSWORD, WRONG_PASSWORD, CHANGED_PASSWORD
 
 beforeAll(async () => {
   app = await startTestApp({ RATE_LIMITS: 'on', TRUST_PROXY: '1', RATE_LIMIT_IP_ATTEMPTS: '10000/60' });
-  staff = await app.signedIn({ email: 'audit-staff@example.com', isStaff: true });
+  staff = await staffMember(app, 'audit-staff@example.com');
 });
 afterAll(() => app?.stop());
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REPRESENTATIONS } from '../src/schema/federation.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { FederationTokens, FederationUser, SERVICE_SDL, USER_ENTITIES } from './operations/federation.ts';
+import { staffMember } from './helpers/actors.ts';
 
 const committedSdl = () => fs.readFileSync(new URL('../schema.subgraph.graphql', import.meta.url), 'utf8');
 
@@ -14,7 +15,7 @@ let bob: { id: number; email: string };
 let adaClient: TestClient;
 beforeAll(async () => {
   app = await startTestApp();
-  staff = await app.signedIn({ email: 'staff@example.com', isStaff: true });
+  staff = await staffMember(app, 'staff@example.com');
   ada = await app.createUser({ email: 'ada@example.com', firstName: 'Ada' });
   bob = await app.createUser({ email: 'bob@example.com', firstName: 'Bob' });
   adaClient = app.client();

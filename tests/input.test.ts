@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueEmailToken } from '../src/emailTokens.ts';
 import { startTestApp, TEST_PASSWORD, type GraphQLResponse, type TestApp, type TestClient } from './helpers/app.ts';
+import { staffMember } from './helpers/actors.ts';
 import { capturingLogger } from './helpers/logs.ts';
 import { probeHealth } from './helpers/probe.ts';
 import {
@@ -21,7 +22,7 @@ let app: TestApp;
 let staff: TestClient;
 beforeAll(async () => {
   app = await startTestApp({ LOG_LEVEL: 'info' }, { logger: logs.logger });
-  staff = await app.signedIn({ email: 'input-staff@example.com', isStaff: true });
+  staff = await staffMember(app, 'input-staff@example.com');
   // Compiles the code paths once, so the timings below measure the checks, not the first run.
   await app.client().request(InputRegister, { input: { email: 'warm-up@example.com', password: 'short', firstName: 'W' } });
 });

@@ -5,6 +5,7 @@ import { MAX_ALIASES, MAX_COST, MAX_DEPTH, MAX_DIRECTIVES, MAX_TOKENS } from '..
 import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type GraphQLResponse, type TestApp } from './helpers/app.ts';
 import { Me } from './operations/auth.ts';
+import { staffMember } from './helpers/actors.ts';
 
 // The largest pages an admin panel can ask for, with every field: must stay under the cost limit.
 const LimitsFullUsersPage = graphql(`
@@ -262,7 +263,7 @@ describe('legitimate operations in development', () => {
   });
 
   it('accepts the largest pages of users and audit events with every field, and a few aliases', async () => {
-    const staff = await app.signedIn({ email: 'page-staff@example.com', isStaff: true });
+    const staff = await staffMember(app, 'page-staff@example.com');
     const page = await staff.request(LimitsFullUsersPage);
     expect(page.errors).toBeUndefined();
     expect(page.data?.users.totalCount).toBeGreaterThan(0);

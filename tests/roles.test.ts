@@ -12,6 +12,7 @@ import {
   UsersWithRole,
 } from './operations/roles.ts';
 import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
+import { staffMember } from './helpers/actors.ts';
 
 const ROLE_RULE = 'is not a valid role: a lower-case letter, then up to 63 lower-case letters, digits, or _ : . -';
 
@@ -20,7 +21,7 @@ let staff: TestClient;
 let staffId: string;
 beforeAll(async () => {
   app = await startTestApp();
-  staff = await app.signedIn({ email: 'roles-admin@example.com', isStaff: true });
+  staff = await staffMember(app, 'roles-admin@example.com');
   staffId = String((await app.services.prisma.user.findUniqueOrThrow({ where: { email: 'roles-admin@example.com' } })).id);
 });
 afterAll(() => app?.stop());

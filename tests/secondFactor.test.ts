@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeChallenge, findChallenge } from '../src/secondFactor/challenges.ts';
 import { SecretBox } from '../src/secondFactor/secretBox.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { staffMember } from './helpers/actors.ts';
 import {
   ConfirmTotpSetup,
   DisableTotp,
@@ -303,7 +304,7 @@ describe('turning it off', () => {
 
 describe('staff', () => {
   it('see hasSecondFactor, filter by it, and reset a user’s factors, which ends their sessions and tokens', async () => {
-    const staff = await app.signedIn({ email: 'staff@totp.test', isStaff: true });
+    const staff = await staffMember(app, 'staff@totp.test');
     const email = 'lost-phone@totp.test';
     const { client: victim, userId, secret } = await withTotp(email);
     const { id: plainId } = await app.createUser({ email: 'no-factor@totp.test' });
