@@ -53,15 +53,7 @@ const ChangePassword = graphql(`
         isStaff
         isActive
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          field
-          messages
-        }
-      }
+      ...ErrorFields
     }
   }
 `);

@@ -21,14 +21,7 @@ const LimitsFullUsersPage = graphql(`
       edges {
         cursor
         node {
-          id
-          email
-          firstName
-          lastName
-          isStaff
-          isActive
-          dateJoined
-          lastLogin
+          ...UserFields
         }
       }
     }
@@ -55,24 +48,10 @@ const LimitsFullAuditPage = graphql(`
           ipAddress
           userAgent
           user {
-            id
-            email
-            firstName
-            lastName
-            isStaff
-            isActive
-            dateJoined
-            lastLogin
+            ...UserFields
           }
           actor {
-            id
-            email
-            firstName
-            lastName
-            isStaff
-            isActive
-            dateJoined
-            lastLogin
+            ...UserFields
           }
         }
       }

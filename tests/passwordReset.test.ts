@@ -22,15 +22,7 @@ const ResetPassword = graphql(`
         email
         isActive
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          field
-          messages
-        }
-      }
+      ...ErrorFields
     }
   }
 `);

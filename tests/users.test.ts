@@ -10,14 +10,7 @@ import { browserOf, loginOutcome, meOf } from './helpers/actors.ts';
 const UserById = graphql(`
   query AdminUser($id: ID!) {
     user(id: $id) {
-      id
-      email
-      firstName
-      lastName
-      isStaff
-      isActive
-      dateJoined
-      lastLogin
+      ...UserFields
     }
   }
 `);
@@ -42,14 +35,7 @@ const Users = graphql(`
       edges {
         cursor
         node {
-          id
-          email
-          firstName
-          lastName
-          isStaff
-          isActive
-          dateJoined
-          lastLogin
+          ...UserFields
         }
       }
     }
@@ -84,24 +70,9 @@ const CreateUser = graphql(`
     createUser(input: $input) {
       __typename
       ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-        dateJoined
-        lastLogin
+        ...UserFields
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          field
-          messages
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -111,24 +82,9 @@ const UpdateUser = graphql(`
     updateUser(id: $id, input: $input) {
       __typename
       ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-        dateJoined
-        lastLogin
+        ...UserFields
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          field
-          messages
-        }
-      }
+      ...ErrorFields
     }
   }
 `);

@@ -10,14 +10,7 @@ export const USER_ENTITIES = `
     _entities(representations: $representations) {
       __typename
       ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-        dateJoined
-        lastLogin
+        ...UserFields
       }
     }
   }
@@ -45,13 +38,6 @@ export const FederationUser = graphql(`
 export const FederationUserFields = graphql(`
   fragment FederationUserFields on User {
     __typename
-    id
-    email
-    firstName
-    lastName
-    isStaff
-    isActive
-    dateJoined
-    lastLogin
+    ...UserFields
   }
 `);
