@@ -8,7 +8,7 @@ import { PROJECT_ROOT, startArguments } from '../scripts/startCommand.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { testServerUrl } from './helpers/databases.ts';
 import { EXIT_TIMEOUT_MS, within } from './helpers/server.ts';
-import { OutageRegister } from './operations/outage.ts';
+import { Register } from './operations/auth.ts';
 
 // SQLite files in states an operator meets: read-only, full. (The PostgreSQL counterparts, a lost
 // server and what its errors log, are in tests/outage.test.ts.)
@@ -107,7 +107,7 @@ sqliteOnly('a full SQLite database', () => {
     }
     expect(full).toBe(true);
 
-    const result = await client.request(OutageRegister, { input: { email: 'no-room@example.com', password: TEST_PASSWORD } });
+    const result = await client.request(Register, { input: { email: 'no-room@example.com', password: TEST_PASSWORD } });
     expect(result.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
     expect(result.status).toBe(503);
     const health = await client.fetch('/health');

@@ -7,7 +7,7 @@ import { TEST_PASSWORD } from './helpers/app.ts';
 import { testServerUrl } from './helpers/databases.ts';
 import { postgresBinaries, startPrivatePostgres, type PrivatePostgres } from './helpers/privatePostgres.ts';
 import { EXIT_TIMEOUT_MS, post, ServerProcesses, within, type RunningServer } from './helpers/server.ts';
-import { OutageLogin, OutageMe, OutageRegister } from './operations/outage.ts';
+import { Login, Me, Register } from './operations/auth.ts';
 
 // A PostgreSQL restart and stop under light load, against a PostgreSQL server of the test's own
 // (the shared one must never be stopped), with the service started as `npm start` starts it: the
@@ -86,12 +86,12 @@ async function ask<TData, TVariables>(
 let accounts = 0;
 async function register(server: RunningServer): Promise<Answer & { email: string; ok: boolean }> {
   const email = `outage-${process.pid}-${(accounts += 1)}@example.com`;
-  const answer = await ask(server, OutageRegister, { input: { email, password: TEST_PASSWORD } });
+  const answer = await ask(server, Register, { input: { email, password: TEST_PASSWORD } });
   return { ...answer, email, ok: answer.data?.register.__typename === 'User' };
 }
 
 async function login(server: RunningServer, email: string) {
-  const answer = await ask(server, OutageLogin, { input: { email, password: TEST_PASSWORD } });
+  const answer = await ask(server, Login, { input: { email, password: TEST_PASSWORD } });
   return { ...answer, ok: answer.data?.login.__typename === 'User' };
 }
 
@@ -116,7 +116,7 @@ function lightLoad(server: RunningServer, email: string, cookie: string) {
   };
   const loop = (async () => {
     for (let tick = 0; running; tick += 1) {
-      record('me', ask(server, OutageMe, {}, cookie));
+      record('me', ask(server, Me, {}, cookie));
       if (tick % 40 === 0) record('login', login(server, email));
       await sleep(50);
     }
@@ -169,7 +169,7 @@ for (const workers of [1, 2]) {
       expect(account.ok).toBe(true);
       const signedIn = await login(server, account.email);
       const cookie = signedIn.cookie!;
-      expect((await ask(server, OutageMe, {}, cookie)).data?.me?.email).toBe(account.email);
+      expect((await ask(server, Me, {}, cookie)).data?.me?.email).toBe(account.email);
 
       const load = lightLoad(server, account.email, cookie);
       await sleep(1_000);
@@ -178,7 +178,7 @@ for (const workers of [1, 2]) {
 
       // With the session cookie (the session is read before GraphQL runs) and without one.
       for (let i = 0; i < 2 * workers; i += 1) {
-        expectUnavailable(await ask(server, OutageMe, {}, cookie));
+        expectUnavailable(await ask(server, Me, {}, cookie));
         expectUnavailable(await login(server, account.email));
         expectUnavailable(await register(server));
       }
@@ -192,7 +192,7 @@ for (const workers of [1, 2]) {
       // The old cookie, a login and a registration all work again.
       let recovered = false;
       while (!recovered && Date.now() - restartedAt < 10_000) {
-        const me = await ask(server, OutageMe, {}, cookie);
+        const me = await ask(server, Me, {}, cookie);
         const again = await login(server, account.email);
         const fresh = await register(server);
         recovered = me.data?.me?.email === account.email && again.ok && fresh.ok;
@@ -203,7 +203,7 @@ for (const workers of [1, 2]) {
       expect(recovered).toBe(true);
       expect(recoveryMs).toBeLessThan(RECOVERY_MS);
       // Both workers of a cluster: every request on a connection of its own reaches them in turn.
-      for (let i = 0; i < 2 * workers; i += 1) expect((await ask(server, OutageMe, {}, cookie)).data?.me?.email).toBe(account.email);
+      for (let i = 0; i < 2 * workers; i += 1) expect((await ask(server, Me, {}, cookie)).data?.me?.email).toBe(account.email);
       expect(await health(server)).toEqual({ status: 200, body: { status: 'ok' } });
 
       await load.stop();
