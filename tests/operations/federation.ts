@@ -10,7 +10,14 @@ export const USER_ENTITIES = `
     _entities(representations: $representations) {
       __typename
       ... on User {
-        ...UserFields
+        id
+        email
+        firstName
+        lastName
+        isStaff
+        isActive
+        dateJoined
+        lastLogin
       }
     }
   }
@@ -38,6 +45,13 @@ export const FederationUser = graphql(`
 export const FederationUserFields = graphql(`
   fragment FederationUserFields on User {
     __typename
-    ...UserFields
+    id
+    email
+    firstName
+    lastName
+    isStaff
+    isActive
+    dateJoined
+    lastLogin
   }
 `);
