@@ -394,10 +394,14 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
     await strict.services.prisma.user.update({ where: { id: userId }, data: { emailVerified: false } });
     const sessionsBefore = await strict.services.prisma.session.count({ where: { userId } });
 
-    for (const [document, steps] of [[TwoStepLogin, 0], [TwoStepObtainTokens, 1]] as const) {
+    const input = { email, password: TEST_PASSWORD };
+    const starts = [
+      async (browser: TestClient) => (await browser.request(TwoStepLogin, { input })).data!.login,
+      async (browser: TestClient) => (await browser.request(TwoStepObtainTokens, { input })).data!.obtainTokens,
+    ];
+    for (const [steps, start] of starts.entries()) {
       const browser = strict.client();
-      const started = (await browser.request(document, { input: { email, password: TEST_PASSWORD } })).data!;
-      const step = 'login' in started ? started.login : started.obtainTokens;
+      const step = await start(browser);
       if (step.__typename !== 'SecondFactorRequired') throw new Error(`expected SecondFactorRequired, got ${step.__typename}`);
       const answered = await browser.request(VerifySecondFactor, { input: { challenge: step.challenge, totpCode: codeAt(setup.secret, steps) } });
       expect(answered.errors).toBeUndefined();
