@@ -203,6 +203,23 @@ function handleServerErrors(logger: Logger, storage: StorageFullness): ErrorRequ
 /** How long close() waits for running operations. */
 const CLOSE_WAIT_MS = 10_000;
 
+/** How long close() waits for each pool or client to let go. */
+const RESOURCE_CLOSE_MS = 5_000;
+
+async function closeWithin(ms: number, closing: Promise<unknown>, what: string, logger: Logger): Promise<void> {
+  const closed = await Promise.race([
+    closing.then(
+      () => true,
+      (error) => {
+        logger.warn({ err: error }, `closing ${what} failed`);
+        return true;
+      },
+    ),
+    new Promise<false>((resolve) => setTimeout(resolve, ms, false).unref()),
+  ]);
+  if (!closed) logger.warn(`${what} did not close within ${ms} ms; going on without waiting`);
+}
+
 export interface AppOptions {
   logger?: Logger;
   /** Sees every SQL statement (Prisma's and the direct reads'); tests use it to count queries. */
@@ -353,10 +370,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logger.warn(`closing with ${background.size} mail(s) still being sent`);
       }
       mailer.close();
-      await hasher.close();
-      await directReads.close();
-      await directPool?.end();
-      await prisma.$disconnect();
+      // A pool ends only once every connection it lent is back: one that never comes back (seen
+      // on PostgreSQL after a transaction the driver reported as already closed) must not keep
+      // shutdown waiting forever, so each resource gets a bounded time and a warning.
+      await closeWithin(RESOURCE_CLOSE_MS, hasher.close(), 'the password hashing threads', logger);
+      await closeWithin(RESOURCE_CLOSE_MS, directReads.close(), 'the direct reads', logger);
+      if (directPool) await closeWithin(RESOURCE_CLOSE_MS, directPool.end(), 'the service\'s PostgreSQL pool', logger);
+      await closeWithin(RESOURCE_CLOSE_MS, prisma.$disconnect(), 'the database client', logger);
     },
   };
 }
