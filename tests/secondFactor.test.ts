@@ -1,5 +1,8 @@
 // Authenticator apps (TOTP), recovery codes and the typed two-step sign-in, against the real server.
 // Codes are computed here with otpauth from the secret the API returned, like any authenticator app.
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { Secret, TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeChallenge, findChallenge } from '../src/secondFactor/challenges.ts';
@@ -338,6 +341,27 @@ describe('staff', () => {
     expect(secret).toBeTruthy();
     expect(plainId).toBeGreaterThan(0);
   });
+});
+
+describe('npm run create-admin', () => {
+  it('promotes a user who has a second factor, keeping the factor, while the server runs on the same database', async () => {
+    const email = 'admin-with-factor@totp.test';
+    const { userId, secret } = await withTotp(email);
+    const { config } = app.services;
+    const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+    const env = { ...process.env, NODE_ENV: 'development', DATABASE_URL: config.databaseUrl, DATA_DIR: config.dataDir, BCRYPT_COST: '10', LOG_LEVEL: 'warn' };
+    const { stdout } = await promisify(execFile)(process.execPath, [tsxCli, 'scripts/create-admin.ts', '--email', email, '--password', TEST_PASSWORD], { env });
+    expect(stdout).toBe(`${email} is now staff (password unchanged).\n`);
+
+    const user = await app.services.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { isStaff: true, hasSecondFactor: true } });
+    expect(user).toEqual({ isStaff: true, hasSecondFactor: true });
+    // The new staff member still signs in in two steps, with the same authenticator app.
+    await awayFromStepEnd();
+    const browser = app.client();
+    const { login } = await passwordStep(browser, email);
+    const passed = await browser.request(VerifySecondFactor, { input: { challenge: login.challenge, totpCode: codeAt(secret, 1) } });
+    expect(passed.data!.verifySecondFactor).toMatchObject({ __typename: 'User', email });
+  }, 120_000);
 });
 
 describe('rate limits', () => {
