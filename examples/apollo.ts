@@ -32,8 +32,8 @@ export const possibleTypes: Record<string, string[]> = {
   LoginResult: ['EmailNotVerifiedError', 'InvalidCredentialsError', 'SecondFactorRequired', 'User'],
   ObtainTokensResult: ['EmailNotVerifiedError', 'InvalidCredentialsError', 'SecondFactorRequired', 'TokenPair'],
   RefreshTokensResult: ['InvalidTokenError', 'TokenPair'],
-  VerifySecondFactorResult: ['InvalidSecondFactorError', 'InvalidTokenError', 'TokenPair', 'User'],
-  PasskeySignInResult: ['InvalidCredentialsError', 'InvalidTokenError', 'TokenPair', 'User'],
+  VerifySecondFactorResult: ['EmailNotVerifiedError', 'InvalidSecondFactorError', 'InvalidTokenError', 'TokenPair', 'User'],
+  PasskeySignInResult: ['EmailNotVerifiedError', 'InvalidCredentialsError', 'InvalidTokenError', 'TokenPair', 'User'],
   VerifyEmailResult: ['InvalidTokenError', 'User'],
   ChangeEmailResult: ['EmailChangeRequested', 'InvalidCredentialsError', 'ValidationError'],
 };
