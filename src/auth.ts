@@ -1,5 +1,8 @@
+import { InvalidCredentialsError, ValidationError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
+import { passwordProblems } from './passwords/policy.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
+import { endSessions, type Credential } from './userSessions.ts';
 
 export type Authentication =
   /** The password was right and nothing more is asked: the login is recorded. */
@@ -70,4 +73,35 @@ export async function checkCurrentPassword(
 ): Promise<boolean> {
   const account = await services.prisma.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
   return services.hasher.verify(password, account?.passwordHash);
+}
+
+export interface PasswordChange {
+  currentPassword: string;
+  newPassword: string;
+}
+
+/**
+ * A signed-in user's new password, given their current one. Every session and token sign-in of
+ * the user ends with it, in one transaction, except the token sign-in the change was made with:
+ * a cookie session ends too, and the caller starts a new one under a new id (an HTTP matter).
+ */
+export async function changePassword(
+  services: AccountDeps,
+  userId: number,
+  change: PasswordChange,
+  current: Credential | null,
+): Promise<PublicUser> {
+  const account = await services.prisma.user.findUniqueOrThrow({
+    where: { id: userId },
+    select: { passwordHash: true, email: true, firstName: true, lastName: true },
+  });
+  if (!(await services.hasher.verify(change.currentPassword, account.passwordHash))) throw new InvalidCredentialsError();
+  ValidationError.check({ newPassword: passwordProblems(change.newPassword, account) });
+  const passwordHash = await services.hasher.hash(change.newPassword);
+  const keep = current?.kind === 'token' ? current : null;
+  const [user] = await services.prisma.$transaction([
+    services.prisma.user.update({ where: { id: userId }, data: { passwordHash }, select: publicUserColumns }),
+    ...endSessions(services.prisma, userId, keep),
+  ]);
+  return user;
 }

@@ -134,9 +134,8 @@ export interface UserChanges {
 /**
  * Applies a partial update: omitted (or null) fields keep their value. Setting a password or
  * deactivating the user ends all of their sessions. New roles replace the old set; sessions go on,
- * and the user's next access token carries them. Returns null when no such user exists.
- * deactivating the user ends all of their sessions. A new email is unverified unless
- * `emailVerified` says otherwise: nobody has proved it yet. Returns null when no such user exists.
+ * and the user's next access token carries them. A new email is unverified unless `emailVerified`
+ * says otherwise: nobody has proved it yet. Returns null when no such user exists.
  */
 export async function updateUser(
   services: AccountDeps,
@@ -192,6 +191,23 @@ export async function updateUser(
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return null;
     throw error;
   }
+}
+
+export interface ProfileChanges {
+  firstName?: string | null;
+  lastName?: string | null;
+}
+
+/** A user's own change of their names; omitted (or null) names keep their value. */
+export async function updateProfile(
+  services: Pick<AccountDeps, 'prisma'>,
+  userId: number,
+  changes: ProfileChanges,
+): Promise<PublicUser> {
+  const firstName = changes.firstName?.trim();
+  const lastName = changes.lastName?.trim();
+  ValidationError.check({ firstName: nameProblems(firstName), lastName: nameProblems(lastName) });
+  return services.prisma.user.update({ where: { id: userId }, data: { firstName, lastName }, select: publicUserColumns });
 }
 
 /** Deletes a user; their sessions go with them. Returns their email, or null when no such user exists. */

@@ -1,6 +1,6 @@
+import { changePassword } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
-import { passwordProblems } from '../passwords/policy.ts';
-import { nameProblems, publicUserColumns } from '../users.ts';
+import { updateProfile } from '../users.ts';
 import { endSessions, listSessions, revokeSession, startCookieSession, type UserSession } from '../userSessions.ts';
 import { builder } from './builder.ts';
 import { endCookieSession, LOGGED_OUT, LogoutPayload } from './auth.ts';
@@ -47,12 +47,7 @@ builder.mutationFields((t) => ({
     description: 'Changes the signed-in user’s names; staff status and activity are not theirs to change.',
     args: { input: t.arg({ type: UpdateMeInput, required: true }) },
     errors: { types: [ValidationError], directResult: true, union: { name: 'UpdateMeResult' } },
-    resolve: async (_root, { input }, { prisma, userId }) => {
-      const firstName = input.firstName?.trim();
-      const lastName = input.lastName?.trim();
-      ValidationError.check({ firstName: nameProblems(firstName), lastName: nameProblems(lastName) });
-      return prisma.user.update({ where: { id: userId! }, data: { firstName, lastName }, select: publicUserColumns });
-    },
+    resolve: (_root, { input }, context) => updateProfile(context, context.userId!, input),
   }),
   changePassword: t.field({
     type: UserType,
@@ -66,21 +61,9 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, { input }, context) =>
       context.guard('changePassword', {}, async () => {
-        const { prisma, hasher, userId, credential, req } = context;
-        const account = await prisma.user.findUniqueOrThrow({
-          where: { id: userId! },
-          select: { passwordHash: true, email: true, firstName: true, lastName: true },
-        });
-        if (!(await hasher.verify(input.currentPassword, account.passwordHash))) throw new InvalidCredentialsError();
-        ValidationError.check({ newPassword: passwordProblems(input.newPassword, account) });
-        const passwordHash = await hasher.hash(input.newPassword);
-        const keep = credential?.kind === 'token' ? credential : null;
-        const [user] = await prisma.$transaction([
-          prisma.user.update({ where: { id: userId! }, data: { passwordHash }, select: publicUserColumns }),
-          ...endSessions(prisma, userId!, keep),
-        ]);
-        if (credential?.kind === 'cookie') await startCookieSession(req, userId!);
-        await context.record({ kind: 'PASSWORD_CHANGED', userId });
+        const user = await changePassword(context, context.userId!, input, context.credential);
+        if (context.credential?.kind === 'cookie') await startCookieSession(context.req, user.id);
+        await context.record({ kind: 'PASSWORD_CHANGED', userId: user.id });
         return user;
       }),
   }),
