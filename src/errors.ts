@@ -57,3 +57,11 @@ export class InvalidSecondFactorError extends Error {
     super('Invalid code');
   }
 }
+
+/**
+ * An argument outside the API's rules (a search text too long, a malformed role name): a fault of
+ * the request rather than an outcome, so the schema answers it with BAD_USER_INPUT, not a union member.
+ */
+export class InvalidArgumentError extends Error {
+  override name = 'InvalidArgumentError';
+}

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openSqliteReads, connectDatabase } from '../../src/db.ts';
 import { applyMigrations } from '../../src/migrate.ts';
-import { countRows } from '../../src/schema/pagination.ts';
+import { countRows } from '../../src/pages.ts';
 import { seedUsers } from './seed.ts';
 
 const sizes = (process.argv[2] ?? '10000,100000,1000000').split(',').map(Number);

@@ -1,7 +1,8 @@
 import { AUTH_EVENT_KINDS, type AuthEventKind } from '../audit.ts';
 import { parseUserId } from '../users.ts';
 import { builder } from './builder.ts';
-import { checkPage, countRows, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
+import { countRows, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pages.ts';
+import { checkPage } from './pagination.ts';
 
 const AuthEventKindType = builder.enumType('AuthEventKind', { values: AUTH_EVENT_KINDS });
 

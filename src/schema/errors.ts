@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import {
   EmailNotVerifiedError,
+  InvalidArgumentError,
   InvalidCredentialsError,
   InvalidSecondFactorError,
   InvalidTokenError,
@@ -41,4 +42,14 @@ for (const [errorClass, name] of [
 /** A request whose arguments break the schema's rules (page size, cursor, id format). */
 export function badUserInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+/** A domain call whose InvalidArgumentError (a fault of the request) answers BAD_USER_INPUT. */
+export async function badUserInputFor<T>(result: Promise<T>): Promise<T> {
+  try {
+    return await result;
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw badUserInput(error.message);
+    throw error;
+  }
 }

@@ -1,15 +1,15 @@
-import type { DirectReads } from '../db.ts';
+import { MAX_PAGE_SIZE } from '../pages.ts';
 import { badUserInput } from './errors.ts';
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
 
 /**
  * Checks what Pothos lets through on integer-keyed connections: it clamps an oversized page
  * instead of refusing it, and decodes a cursor without checking the id's type, so a forged one
- * would reach SQL.
+ * would reach SQL. Returns the query, its cursor's id now known to be a row id.
  */
-export function checkPage(args: { first?: number | null; last?: number | null }, query: { cursor?: { id?: unknown } }): void {
+export function checkPage<Query extends { cursor?: { id?: unknown } }>(
+  args: { first?: number | null; last?: number | null },
+  query: Query,
+): Omit<Query, 'cursor'> & { cursor?: { id: number } } {
   for (const name of ['first', 'last'] as const) {
     const size = args[name];
     if (size != null && (size < 0 || size > MAX_PAGE_SIZE)) {
@@ -18,23 +18,5 @@ export function checkPage(args: { first?: number | null; last?: number | null },
   }
   const id = query.cursor?.id;
   if (query.cursor && !(Number.isSafeInteger(id) && (id as number) > 0)) throw badUserInput('Invalid cursor');
-}
-
-/** One condition of a count: SQL valid on SQLite and PostgreSQL with `?` placeholders, and its values. */
-export type CountCondition = readonly [sql: string, ...params: unknown[]];
-
-/**
- * A connection's totalCount as one plain `SELECT COUNT(*) ... WHERE` on the direct-read connection.
- * Prisma's `count()` (and `aggregate`) counts the rows of a `SELECT id ... LIMIT ? OFFSET ?`
- * subquery, which the database cannot flatten: it produces every matching row one by one, where a
- * plain count counts an index's entries. The conditions must select exactly the rows of the page's
- * Prisma `where`. Booleans are bound as
- * 1/0, which both databases read as the column's boolean.
- */
-export async function countRows(reads: DirectReads, table: string, conditions: CountCondition[]): Promise<number> {
-  const where = conditions.length === 0 ? '' : ` WHERE ${conditions.map(([sql]) => sql).join(' AND ')}`;
-  const params = conditions.flatMap(([, ...values]) => values.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
-  const row = await reads.get<{ count: number | bigint | string }>(`SELECT COUNT(*) AS "count" FROM "${table}"${where}`, ...params);
-  // PostgreSQL's COUNT is a bigint, which `pg` returns as a string.
-  return Number(row?.count ?? 0);
+  return query as Omit<Query, 'cursor'> & { cursor?: { id: number } };
 }

@@ -1,16 +1,14 @@
 import { GraphQLError } from 'graphql';
-import type { DatabaseProvider } from '../config.ts';
-import type { Context } from '../context.ts';
-import type { Prisma, User } from '../generated/prisma/client.ts';
+import type { User } from '../generated/prisma/client.ts';
 import { mailVerificationLinkLater } from '../emailVerification.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { MAX_ROLES, ROLE_PATTERN, roleSet } from '../roles.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pages.ts';
+import { countUsers, findUsers } from '../userDirectory.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
 import { builder } from './builder.ts';
-import { badUserInput } from './errors.ts';
-import { checkPage, countRows, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type CountCondition } from './pagination.ts';
-
-const MAX_SEARCH_LENGTH = 254;
+import { badUserInputFor } from './errors.ts';
+import { checkPage } from './pagination.ts';
 
 export const UserType = builder.prismaObject('User', {
   select: { id: true },
@@ -77,108 +75,6 @@ const UserOrderBy = builder.inputType('UserOrderBy', {
   }),
 });
 
-type UserFilterInput = typeof UserFilter.$inferInput;
-type UserOrderByInput = typeof UserOrderBy.$inferInput;
-
-/** A substring match that ignores case: SQLite's LIKE does for ASCII, PostgreSQL needs ILIKE. */
-function containing(text: string, provider: DatabaseProvider): Prisma.StringFilter {
-  return (provider === 'postgresql' ? { contains: text, mode: 'insensitive' } : { contains: text }) as Prisma.StringFilter;
-}
-
-/** The filter's search text, trimmed; undefined when there is none. */
-function searchText(filter: UserFilterInput | null | undefined): string | undefined {
-  const search = filter?.search?.trim();
-  if (search && search.length > MAX_SEARCH_LENGTH) {
-    throw badUserInput(`filter.search must be at most ${MAX_SEARCH_LENGTH} characters`);
-  }
-  return search || undefined;
-}
-
-/** The filter's role, checked like a role name (so the index on it serves every filter). */
-function roleFilter(filter: UserFilterInput | null | undefined): string | undefined {
-  const role = filter?.role;
-  if (role == null) return undefined;
-  if (!ROLE_PATTERN.test(role)) {
-    throw badUserInput('filter.role must be a role name: a lower-case letter, then up to 63 lower-case letters, digits, or _ : . -');
-  }
-  return role;
-}
-
-function userWhere(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): Prisma.UserWhereInput {
-  const search = searchText(filter);
-  const role = roleFilter(filter);
-  return {
-    isStaff: filter?.isStaff ?? undefined,
-    isActive: filter?.isActive ?? undefined,
-    ...(role ? { roles: { some: { role } } } : {}),
-    hasSecondFactor: filter?.hasSecondFactor ?? undefined,
-    emailVerified: filter?.emailVerified ?? undefined,
-    ...(search
-      ? {
-          OR: [
-            { email: containing(search.toLowerCase(), provider) },
-            { firstName: containing(search, provider) },
-            { lastName: containing(search, provider) },
-          ],
-        }
-      : {}),
-  };
-}
-
-/** `userWhere` as SQL for `countRows`: the same conditions, and LIKE patterns as Prisma's `contains` makes them. */
-function userCountConditions(filter: UserFilterInput | null | undefined, provider: DatabaseProvider): CountCondition[] {
-  const search = searchText(filter);
-  const role = roleFilter(filter);
-  const like = provider === 'postgresql' ? 'ILIKE' : 'LIKE';
-  return [
-    ...(filter?.isStaff != null ? [['"isStaff" = ?', filter.isStaff] as CountCondition] : []),
-    ...(filter?.isActive != null ? [['"isActive" = ?', filter.isActive] as CountCondition] : []),
-    ...(role ? [['"id" IN (SELECT "userId" FROM "UserRole" WHERE "role" = ?)', role] as CountCondition] : []),
-    ...(filter?.emailVerified != null ? [['"emailVerified" = ?', filter.emailVerified] as CountCondition] : []),
-    ...(search
-      ? [[`("email" ${like} ? OR "firstName" ${like} ? OR "lastName" ${like} ?)`, `%${search.toLowerCase()}%`, `%${search}%`, `%${search}%`] as CountCondition]
-      : []),
-  ];
-}
-
-/**
- * Ties are broken by id so that pages are stable. Users who never logged in come first in
- * ascending order on every database (PostgreSQL would put nulls last, SQLite first).
- */
-function userOrder(orderBy: UserOrderByInput | null | undefined): Prisma.UserOrderByWithRelationInput[] {
-  const field = orderBy?.field ?? 'dateJoined';
-  const direction = orderBy?.direction ?? 'asc';
-  const primary =
-    field === 'lastLogin' ? { lastLogin: { sort: direction, nulls: direction === 'asc' ? 'first' : 'last' } } : { [field]: direction };
-  return [primary as Prisma.UserOrderByWithRelationInput, { id: direction }];
-}
-
-/**
- * Prisma turns a cursor into `(key = cursor's key AND id >= cursor) OR key > cursor's key`, which
- * no index serves: SQLite walked the (key, id) index from the start up to the cursor, 139 ms for a
- * page near the end of a million users against 1 ms for the first page. A bound on the sort key
- * alone, read from the cursor's row, lets the index start at the cursor (Prisma's condition still
- * settles ties), so every page costs the same. Rows read towards smaller keys may include null
- * lastLogins (they sort as the smallest), so those pages go unbounded.
- */
-async function cursorBound(
-  context: Context,
-  query: { cursor?: { id?: unknown }; take?: number },
-  orderBy: UserOrderByInput | null | undefined,
-): Promise<Prisma.UserWhereInput> {
-  const id = query.cursor?.id;
-  if (typeof id !== 'number') return {};
-  const field = orderBy?.field ?? 'dateJoined';
-  // A negative take reads backwards from the cursor.
-  const upwards = ((orderBy?.direction ?? 'asc') === 'asc') === ((query.take ?? 1) > 0);
-  if (field === 'lastLogin' && !upwards) return {};
-  const raw = (await context.directReads.get<{ key: string | Date | null }>(`SELECT "${field}" AS "key" FROM "User" WHERE "id" = ?`, id))?.key;
-  // No such row: Prisma answers an empty page anyway.
-  if (raw == null) return {};
-  const key = field === 'email' ? raw : new Date(raw);
-  return { [field]: upwards ? { gte: key } : { lte: key } };
-}
-
 function userIdOrNotFound(id: string): number {
   const userId = parseUserId(id);
   if (userId === null) throw new NotFoundError();
@@ -220,13 +116,8 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: UserFilter }),
         orderBy: t.arg({ type: UserOrderBy }),
       },
-      resolve: async (query, _root, args, context) => {
-        checkPage(args, query);
-        const where = { ...userWhere(args.filter, context.config.databaseProvider), ...(await cursorBound(context, query, args.orderBy)) };
-        return context.prisma.user.findMany({ ...query, where, orderBy: userOrder(args.orderBy) });
-      },
-      totalCount: (_connection, args, context) =>
-        countRows(context.directReads, 'User', userCountConditions(args.filter, context.config.databaseProvider)),
+      resolve: (query, _root, args, context) => badUserInputFor(findUsers(context, args.filter, args.orderBy, checkPage(args, query))),
+      totalCount: (_connection, args, context) => badUserInputFor(countUsers(context, args.filter)),
     },
     { name: 'UserConnection' },
     { name: 'UserEdge' },

@@ -1,0 +1,22 @@
+import type { DirectReads } from './db.ts';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** One condition of a count: SQL valid on SQLite and PostgreSQL with `?` placeholders, and its values. */
+export type CountCondition = readonly [sql: string, ...params: unknown[]];
+
+/**
+ * A list's total as one plain `SELECT COUNT(*) ... WHERE` on the direct-read connection. Prisma's
+ * `count()` (and `aggregate`) counts the rows of a `SELECT id ... LIMIT ? OFFSET ?` subquery, which
+ * the database cannot flatten: it produces every matching row one by one, where a plain count
+ * counts an index's entries. The conditions must select exactly the rows of the list's Prisma
+ * `where`. Booleans are bound as 1/0, which both databases read as the column's boolean.
+ */
+export async function countRows(reads: DirectReads, table: string, conditions: readonly CountCondition[]): Promise<number> {
+  const where = conditions.length === 0 ? '' : ` WHERE ${conditions.map(([sql]) => sql).join(' AND ')}`;
+  const params = conditions.flatMap(([, ...values]) => values.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
+  const row = await reads.get<{ count: number | bigint | string }>(`SELECT COUNT(*) AS "count" FROM "${table}"${where}`, ...params);
+  // PostgreSQL's COUNT is a bigint, which `pg` returns as a string.
+  return Number(row?.count ?? 0);
+}
