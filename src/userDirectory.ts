@@ -63,7 +63,7 @@ export async function findUsers(
 }
 
 /** How many users `filter` selects, whatever the page. Throws InvalidArgumentError for a bad filter. */
-export function countUsers(deps: Pick<UserDirectoryDeps, 'directReads' | 'config'>, filter: UserFilter | null | undefined): Promise<number> {
+export async function countUsers(deps: Pick<UserDirectoryDeps, 'directReads' | 'config'>, filter: UserFilter | null | undefined): Promise<number> {
   return countRows(deps.directReads, 'User', userCountConditions(filter, deps.config.databaseProvider));
 }
 
