@@ -1,102 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { Login, LogoutEverywhere, Me } from './operations/auth.ts';
 import { browserOf, loginOutcome, meOf, tokenClient } from './helpers/actors.ts';
-
-const MySessions = graphql(`
-  query AccountMySessions {
-    mySessions {
-      id
-      current
-      createdAt
-      lastSeenAt
-      expiresAt
-      userAgent
-      ipAddress
-    }
-  }
-`);
-
-const UpdateMe = graphql(`
-  mutation AccountUpdateMe($input: UpdateMeInput!) {
-    updateMe(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-      }
-      ... on ValidationError {
-        message
-        fieldErrors {
-          field
-          messages
-        }
-      }
-    }
-  }
-`);
-
-const ChangePassword = graphql(`
-  mutation AccountChangePassword($input: ChangePasswordInput!) {
-    changePassword(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-        isActive
-      }
-      ...ErrorFields
-    }
-  }
-`);
-
-const RevokeSession = graphql(`
-  mutation AccountRevokeSession($id: ID!) {
-    revokeSession(id: $id)
-  }
-`);
-
-const ObtainTokens = graphql(`
-  mutation AccountObtainTokens($input: LoginInput!) {
-    obtainTokens(input: $input) {
-      __typename
-      ... on TokenPair {
-        accessToken
-        refreshToken
-        accessTokenExpiresAt
-        user {
-          id
-        }
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-const RefreshTokens = graphql(`
-  mutation AccountRefreshTokens($refreshToken: String!) {
-    refreshTokens(refreshToken: $refreshToken) {
-      __typename
-      ... on TokenPair {
-        accessToken
-        refreshToken
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
+import { ChangePassword, MySessions, RevokeSession, UpdateMe } from './operations/account.ts';
+import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
 
 const NEW_PASSWORD = 'Plaid-Otter-Umbrella-47';
 const HASH_MARKERS = ['$2a$', '$2b$', '$2y$', 'passwordHash'];
@@ -144,7 +51,7 @@ interface TokenSignIn {
 }
 
 async function tokenSignIn(email: string, userAgent = 'App/1.0'): Promise<TokenSignIn> {
-  const result = await client({ 'user-agent': userAgent }).request(ObtainTokens, { input: { email, password: TEST_PASSWORD } });
+  const result = await client({ 'user-agent': userAgent }).request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
   const pair = result.data?.obtainTokens;
   if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens failed for ${email}`);
   return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, bearer: tokenClient({ client }, pair.accessToken) };
@@ -157,7 +64,7 @@ async function sessionsOf(signedIn: TestClient) {
 }
 
 async function refreshOutcome(refreshToken: string) {
-  return (await client().request(RefreshTokens, { refreshToken })).data?.refreshTokens.__typename;
+  return (await client().request(RefreshTokenPair, { refreshToken })).data?.refreshTokens.__typename;
 }
 
 async function liveCounts(userId: number) {
@@ -223,6 +130,8 @@ describe('updateMe', () => {
       lastName: 'Lovelace',
       isStaff: false,
       isActive: true,
+      dateJoined: expect.any(String),
+      lastLogin: expect.any(String),
     });
     expect(await meOf(signedIn)).toMatchObject({ firstName: 'Ada', lastName: 'Lovelace' });
     expect(await storedUser(user.id)).toMatchObject({ firstName: 'Ada', lastName: 'Lovelace' });
@@ -689,6 +598,8 @@ describe('changePassword', () => {
       lastName: '',
       isStaff: false,
       isActive: true,
+      dateJoined: expect.any(String),
+      lastLogin: expect.any(String),
     });
     expect(result.headers.getSetCookie().join()).toMatch(/^sid=/);
     const newCookie = caller.cookies.get('sid');

@@ -8,21 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as apollo from '../examples/apollo.ts';
 import { memoryTokenStore, storageTokenStore, type Tokens, type TokenStore } from '../examples/tokens.ts';
 import * as urql from '../examples/urql.ts';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { browserishFetch } from './helpers/browserishFetch.ts';
-import { LogoutEverywhere } from './operations/auth.ts';
+import { LogoutEverywhere, Me } from './operations/auth.ts';
 import { ConfirmTotpSetup, StartTotpSetup } from './operations/secondFactor.ts';
 import { linkToken, startMailbox, type Mailbox } from './helpers/mail.ts';
-
-const MySessions = graphql(`
-  query ClientsMySessions {
-    mySessions {
-      id
-      current
-    }
-  }
-`);
+import { MySessions } from './operations/account.ts';
 
 type User = { __typename?: 'User'; id: string; email: string } | null;
 type Answer = { __typename: string; message?: string; email?: string };
@@ -276,7 +267,7 @@ describe.each(Object.entries(libraries))('%s', (name, library) => {
       const { sessions } = await client.mySessions();
       expect(sessions?.filter((session) => session.current)).toHaveLength(1);
       expect(store.get()!.refreshToken).not.toBe(first.refreshToken);
-      expect(http.named('ClientsMySessions').map((request) => request.errorCodes)).toEqual([['UNAUTHENTICATED'], []]);
+      expect(http.named('MySessions').map((request) => request.errorCodes)).toEqual([['UNAUTHENTICATED'], []]);
       expect(http.named('RenewTokens').map((request) => request.typename)).toEqual(['TokenPair']);
     });
 
@@ -308,7 +299,7 @@ describe.each(Object.entries(libraries))('%s', (name, library) => {
       expect(await client.mySessions()).toEqual({ code: 'UNAUTHENTICATED' });
       expect(store.get()).toBeNull();
       expect(http.named('RenewTokens').map((request) => request.typename)).toEqual(['InvalidTokenError']);
-      expect(http.named('ClientsMySessions').length).toBeLessThanOrEqual(2);
+      expect(http.named('MySessions').length).toBeLessThanOrEqual(2);
 
       expect(await client.me()).toBeNull();
       expect(http.named('CurrentUser').map((request) => request.authorization)).toEqual([null]);
@@ -335,7 +326,7 @@ describe('transport', () => {
 
   it('without the CSRF header, the API refuses urql’s GET', async () => {
     const bare = new Client({ url: `${app.url}/graphql`, exchanges: [fetchExchange] });
-    const result = await bare.query(graphql(`query ClientsBareMe { me { id } }`), {});
+    const result = await bare.query(Me, {});
     expect(result.data).toBeUndefined();
     expect(result.error?.response?.status).toBe(403);
   });

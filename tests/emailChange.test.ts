@@ -3,15 +3,15 @@ import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './he
 import { linkToken, startMailbox, type Mailbox, type ReceivedMail } from './helpers/mail.ts';
 import {
   ChangeEmail,
-  EmailChangePassword,
   EmailLogin,
   EmailMe,
   EmailObtainTokens,
-  EmailRefreshTokens,
   EmailRegister,
   EmailResetPassword,
   VerifyEmail,
 } from './operations/email.ts';
+import { ChangePassword } from './operations/account.ts';
+import { RefreshTokenPair } from './operations/tokens.ts';
 
 const MAIL_FROM = 'auth@example.test';
 const VERIFY_URL = 'https://app.example/verify-email?token={token}';
@@ -152,7 +152,7 @@ describe('the link', () => {
     // The browser that opened the link stays signed in; every other sign-in has ended.
     expect((await browser.request(EmailMe)).data?.me).toMatchObject({ email: 'alan.turing@example.test' });
     expect((await laptop.request(EmailMe)).data?.me).toBeNull();
-    expect((await app.client().request(EmailRefreshTokens, { refreshToken })).data?.refreshTokens.__typename).toBe('InvalidTokenError');
+    expect((await app.client().request(RefreshTokenPair, { refreshToken })).data?.refreshTokens.__typename).toBe('InvalidTokenError');
     expect(await app.services.prisma.session.count({ where: { userId: user.id } })).toBe(1);
 
     expect(await loginOutcome('alan.turing@example.test')).toBe('User');
@@ -241,7 +241,7 @@ describe('the link', () => {
     const user = await app.createUser({ email: 'cancelled@example.test' });
     const browser = await signedInAs(user.email);
     const token = await requestedToken(browser, user.email, 'cancelled-new@example.test');
-    const changed = await browser.request(EmailChangePassword, { input: { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD } });
+    const changed = await browser.request(ChangePassword, { input: { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD } });
     expect(changed.data?.changePassword.__typename).toBe('User');
     expect((await app.client().request(VerifyEmail, { token })).data?.verifyEmail).toEqual(invalidToken);
     expect((await account(user.id)).email).toBe(user.email);

@@ -7,12 +7,12 @@ import {
   EmailCreateUser,
   EmailMe,
   EmailRegister,
-  EmailRequestReset,
   EmailResetPassword,
   EmailUpdateUser,
   SendVerificationEmail,
   VerifyEmail,
 } from './operations/email.ts';
+import { RequestPasswordReset } from './operations/passwordReset.ts';
 
 const MAIL_FROM = 'auth@example.test';
 const VERIFY_URL = 'https://app.example/verify-email?token={token}';
@@ -125,7 +125,7 @@ describe('register', () => {
     const email = 'refusals@example.test';
     const token = await registeredToken(email);
     const { id: hash } = await app.services.prisma.emailToken.findFirstOrThrow({ where: { user: { email } } });
-    await app.client().request(EmailRequestReset, { email });
+    await app.client().request(RequestPasswordReset, { email });
     const resetToken = linkToken((await mailbox.next(email)).body, RESET_URL.replace('{token}', ''));
     for (const presented of ['', 'x'.repeat(500), 'Zm9yZ2VkLXRva2VuLXRoYXQtd2FzLW5ldmVyLWlzc3VlZA', hash, resetToken]) {
       expect((await verify(presented)).data?.verifyEmail, presented).toEqual(invalidToken);
@@ -203,7 +203,7 @@ describe('a password reset through the mailed link', () => {
     const email = 'reset-verifies@example.test';
     await register(email);
     await mailbox.next(email);
-    await app.client().request(EmailRequestReset, { email });
+    await app.client().request(RequestPasswordReset, { email });
     const token = linkToken((await mailbox.next(email)).body, RESET_URL.replace('{token}', ''));
     const result = await app.client().request(EmailResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
     expect(result.data?.resetPassword).toMatchObject({ __typename: 'User', email, emailVerified: true });
@@ -213,7 +213,7 @@ describe('a password reset through the mailed link', () => {
     const email = 'reset-elsewhere@example.test';
     const { id } = await register(email);
     await mailbox.next(email);
-    await app.client().request(EmailRequestReset, { email });
+    await app.client().request(RequestPasswordReset, { email });
     const token = linkToken((await mailbox.next(email)).body, RESET_URL.replace('{token}', ''));
     await staff.request(EmailUpdateUser, { id, input: { email: 'reset-moved@example.test' } });
     const result = await app.client().request(EmailResetPassword, { input: { token, newPassword: NEW_PASSWORD } });

@@ -4,18 +4,11 @@ import { startTestApp, TEST_PASSWORD, type GraphQLResponse, type TestApp, type T
 import { staffMember } from './helpers/actors.ts';
 import { capturingLogger } from './helpers/logs.ts';
 import { probeHealth } from './helpers/probe.ts';
-import {
-  InputChangePassword,
-  InputCreateUser,
-  InputLogin,
-  InputObtainTokens,
-  InputRegister,
-  InputRequestPasswordReset,
-  InputResetPassword,
-  InputUpdateMe,
-  InputUpdateUser,
-  InputUsers,
-} from './operations/input.ts';
+import { ChangePassword, UpdateMe } from './operations/account.ts';
+import { Login, Register } from './operations/auth.ts';
+import { RequestPasswordReset, ResetPassword } from './operations/passwordReset.ts';
+import { ObtainTokenPair } from './operations/tokens.ts';
+import { CreateUser, UpdateUser, Users } from './operations/users.ts';
 
 const logs = capturingLogger('info');
 let app: TestApp;
@@ -24,7 +17,7 @@ beforeAll(async () => {
   app = await startTestApp({ LOG_LEVEL: 'info' }, { logger: logs.logger });
   staff = await staffMember(app, 'input-staff@example.com');
   // Compiles the code paths once, so the timings below measure the checks, not the first run.
-  await app.client().request(InputRegister, { input: { email: 'warm-up@example.com', password: 'short', firstName: 'W' } });
+  await app.client().request(Register, { input: { email: 'warm-up@example.com', password: 'short', firstName: 'W' } });
 });
 afterAll(() => app?.stop());
 
@@ -65,38 +58,38 @@ describe('a request with over-long text answers at once and does not hold up the
     ['lastName', { lastName: long }, NAME_TOO_LONG],
   ])('register with a 95,000-character %s', async (field, names, messages) => {
     const result = await expectQuick(() =>
-      app.client().request(InputRegister, { input: { email: 'long-name@example.com', password, ...names } }),
+      app.client().request(Register, { input: { email: 'long-name@example.com', password, ...names } }),
     );
     expect(result.data?.register).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ field, messages }] });
   });
 
   it('register with a 95 KB email', async () => {
-    const result = await expectQuick(() => app.client().request(InputRegister, { input: { email: `${long}@example.com`, password } }));
+    const result = await expectQuick(() => app.client().request(Register, { input: { email: `${long}@example.com`, password } }));
     expect(result.data?.register).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ field: 'email', messages: EMAIL_TOO_LONG }] });
   });
 
   it('createUser with a 95,000-character first name', async () => {
     const result = await expectQuick(() =>
-      staff.request(InputCreateUser, { input: { email: 'created-long@example.com', password, firstName: long } }),
+      staff.request(CreateUser, { input: { email: 'created-long@example.com', password, firstName: long } }),
     );
     expect(result.data?.createUser).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ field: 'firstName', messages: NAME_TOO_LONG }] });
   });
 
   it('createUser with a 95 KB email', async () => {
-    const result = await expectQuick(() => staff.request(InputCreateUser, { input: { email: `${long}@example.com`, password } }));
+    const result = await expectQuick(() => staff.request(CreateUser, { input: { email: `${long}@example.com`, password } }));
     expect(result.data?.createUser).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ field: 'email', messages: EMAIL_TOO_LONG }] });
   });
 
   it('updateUser with a new password and a 95,000-character last name', async () => {
     const { id } = await app.createUser({ email: 'updated-long@example.com' });
-    const result = await expectQuick(() => staff.request(InputUpdateUser, { id: String(id), input: { password, lastName: long } }));
+    const result = await expectQuick(() => staff.request(UpdateUser, { id: String(id), input: { password, lastName: long } }));
     expect(result.data?.updateUser).toMatchObject({ __typename: 'ValidationError', fieldErrors: [{ field: 'lastName', messages: NAME_TOO_LONG }] });
   });
 
   it('changePassword to a 95 KB password', async () => {
     const client = await app.signedIn({ email: 'change-long@example.com' });
     const result = await expectQuick(() =>
-      client.request(InputChangePassword, { input: { currentPassword: TEST_PASSWORD, newPassword: long } }),
+      client.request(ChangePassword, { input: { currentPassword: TEST_PASSWORD, newPassword: long } }),
     );
     expect(result.data?.changePassword).toMatchObject({
       __typename: 'ValidationError',
@@ -107,7 +100,7 @@ describe('a request with over-long text answers at once and does not hold up the
   it('resetPassword to a 95 KB password', async () => {
     const { id: userId } = await app.createUser({ email: 'reset-long@example.com' });
     const token = await issueEmailToken(app.services.prisma, { userId, purpose: 'PASSWORD_RESET', email: 'reset-long@example.com' });
-    const result = await expectQuick(() => app.client().request(InputResetPassword, { input: { token, newPassword: long } }));
+    const result = await expectQuick(() => app.client().request(ResetPassword, { input: { token, newPassword: long } }));
     expect(result.data?.resetPassword).toMatchObject({
       __typename: 'ValidationError',
       fieldErrors: [{ field: 'newPassword', messages: ['This password is too long. It must be at most 72 bytes.'] }],
@@ -116,7 +109,7 @@ describe('a request with over-long text answers at once and does not hold up the
 
   it('updateMe with 95,000-character names', async () => {
     const client = await app.signedIn({ email: 'me-long@example.com' });
-    const result = await expectQuick(() => client.request(InputUpdateMe, { input: { firstName: long, lastName: `${long.slice(0, 4000)}` } }));
+    const result = await expectQuick(() => client.request(UpdateMe, { input: { firstName: long, lastName: `${long.slice(0, 4000)}` } }));
     expect(result.data?.updateMe).toMatchObject({
       __typename: 'ValidationError',
       fieldErrors: [
@@ -154,7 +147,7 @@ describe('strings that are not text', () => {
     const tag = bad.includes('\u0000') ? 'nul' : 'surrogate';
 
     it('register: a ValidationError on each such field, and no account', async () => {
-      const result = await app.client().request(InputRegister, {
+      const result = await app.client().request(Register, {
         input: { email: `reg-${tag}${bad}@example.com`, password: `Pass${bad}word-123`, firstName: bad, lastName: 'Fine' },
       });
       expectInvalid(result, 'register', [
@@ -166,14 +159,14 @@ describe('strings that are not text', () => {
     });
 
     it('createUser and updateUser: a ValidationError on the field', async () => {
-      expectInvalid(await staff.request(InputCreateUser, { input: { email: `new-${tag}@example.com`, password: TEST_PASSWORD, lastName: bad } }), 'createUser', [
+      expectInvalid(await staff.request(CreateUser, { input: { email: `new-${tag}@example.com`, password: TEST_PASSWORD, lastName: bad } }), 'createUser', [
         { field: 'lastName', messages: [message] },
       ]);
       const { id } = await app.createUser({ email: `updated-${tag}@example.com` });
-      expectInvalid(await staff.request(InputUpdateUser, { id: String(id), input: { email: `x${bad}@example.com` } }), 'updateUser', [
+      expectInvalid(await staff.request(UpdateUser, { id: String(id), input: { email: `x${bad}@example.com` } }), 'updateUser', [
         { field: 'email', messages: [message] },
       ]);
-      expectInvalid(await staff.request(InputUpdateUser, { id: String(id), input: { password: `${TEST_PASSWORD}${bad}` } }), 'updateUser', [
+      expectInvalid(await staff.request(UpdateUser, { id: String(id), input: { password: `${TEST_PASSWORD}${bad}` } }), 'updateUser', [
         { field: 'password', messages: [message] },
       ]);
       expect(await app.services.prisma.user.findUnique({ where: { id }, select: { email: true } })).toEqual({ email: `updated-${tag}@example.com` });
@@ -181,27 +174,27 @@ describe('strings that are not text', () => {
 
     it('updateMe, changePassword and resetPassword: a ValidationError on the field', async () => {
       const client = await app.signedIn({ email: `me-${tag}@example.com` });
-      expectInvalid(await client.request(InputUpdateMe, { input: { firstName: bad } }), 'updateMe', [{ field: 'firstName', messages: [message] }]);
+      expectInvalid(await client.request(UpdateMe, { input: { firstName: bad } }), 'updateMe', [{ field: 'firstName', messages: [message] }]);
       expectInvalid(
-        await client.request(InputChangePassword, { input: { currentPassword: TEST_PASSWORD, newPassword: `${TEST_PASSWORD}${bad}` } }),
+        await client.request(ChangePassword, { input: { currentPassword: TEST_PASSWORD, newPassword: `${TEST_PASSWORD}${bad}` } }),
         'changePassword',
         [{ field: 'newPassword', messages: [message] }],
       );
-      expectInvalid(await app.client().request(InputResetPassword, { input: { token: bad, newPassword: TEST_PASSWORD } }), 'resetPassword', [
+      expectInvalid(await app.client().request(ResetPassword, { input: { token: bad, newPassword: TEST_PASSWORD } }), 'resetPassword', [
         { field: 'token', messages: [message] },
       ]);
     });
 
     it('login, obtainTokens and requestPasswordReset, whose results have no ValidationError: BAD_USER_INPUT', async () => {
       const email = `login-${tag}${bad}@example.com`;
-      expectBadUserInput(await app.client().request(InputLogin, { input: { email, password: TEST_PASSWORD } }), `input.email: ${message}`);
-      expectBadUserInput(await app.client().request(InputLogin, { input: { email: 'a@example.com', password: bad } }), `input.password: ${message}`);
-      expectBadUserInput(await app.client().request(InputObtainTokens, { input: { email, password: TEST_PASSWORD } }), `input.email: ${message}`);
-      expectBadUserInput(await app.client().request(InputRequestPasswordReset, { email }), `email: ${message}`);
+      expectBadUserInput(await app.client().request(Login, { input: { email, password: TEST_PASSWORD } }), `input.email: ${message}`);
+      expectBadUserInput(await app.client().request(Login, { input: { email: 'a@example.com', password: bad } }), `input.password: ${message}`);
+      expectBadUserInput(await app.client().request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } }), `input.email: ${message}`);
+      expectBadUserInput(await app.client().request(RequestPasswordReset, { email }), `email: ${message}`);
     });
 
     it('other arguments: BAD_USER_INPUT', async () => {
-      expectBadUserInput(await staff.request(InputUsers, { filter: { search: bad } }), `filter.search: ${message}`);
+      expectBadUserInput(await staff.request(Users, { filter: { search: bad } }), `filter.search: ${message}`);
       expectBadUserInput(await staff.raw('query($id: ID!) { user(id: $id) { id } }', { id: bad }), `id: ${message}`);
       expectBadUserInput(await staff.raw('mutation($id: ID!) { revokeSession(id: $id) }', { id: bad }), `id: ${message}`);
       expectBadUserInput(
@@ -212,12 +205,12 @@ describe('strings that are not text', () => {
   });
 
   it('still refuses the anonymous and non-staff before looking at the text', async () => {
-    const result = await app.client().request(InputUsers, { filter: { search: 'a\ud800' } });
+    const result = await app.client().request(Users, { filter: { search: 'a\ud800' } });
     expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
   it('accepts text that only looks odd: paired surrogates (emoji) and other control characters', async () => {
-    const result = await app.client().request(InputRegister, {
+    const result = await app.client().request(Register, {
       input: { email: 'emoji@example.com', password: 'Correct-Horse-\ud83d\ude00-9', firstName: 'Ada \ud83d\ude00', lastName: 'Tab\tbed' },
     });
     expect(result.data?.register.__typename).toBe('User');
@@ -229,7 +222,7 @@ describe('strings that are not text', () => {
   it('records a failed sign-in with an over-long email cut before a character, not through it', async () => {
     // 253 characters, then an emoji whose two UTF-16 units straddle the audit log's 254-unit limit.
     const email = `${'a'.repeat(253)}\ud83d\ude00@example.com`;
-    const result = await app.client().request(InputLogin, { input: { email, password: TEST_PASSWORD } });
+    const result = await app.client().request(Login, { input: { email, password: TEST_PASSWORD } });
     expect(result.data?.login).toEqual({ __typename: 'InvalidCredentialsError', message: 'Invalid credentials' });
     const event = await app.services.prisma.authEvent.findFirst({ where: { kind: 'LOGIN_FAILED' }, orderBy: { id: 'desc' }, select: { email: true } });
     expect(event).toEqual({ email: 'a'.repeat(253) });

@@ -3,60 +3,15 @@ import path from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { graphql } from './generated/gql.ts';
 import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { ServerProcesses, type RunningServer } from './helpers/server.ts';
 import { Login, Logout, LogoutEverywhere, Me, Register } from './operations/auth.ts';
 import { ConfirmTotpSetup, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
 import { meOf } from './helpers/actors.ts';
-
-const InstancesMySessions = graphql(`
-  query InstancesMySessions {
-    mySessions {
-      id
-      current
-    }
-  }
-`);
-
-const InstancesRevokeSession = graphql(`
-  mutation InstancesRevokeSession($id: ID!) {
-    revokeSession(id: $id)
-  }
-`);
-
-const InstancesObtainTokens = graphql(`
-  mutation InstancesObtainTokens($input: LoginInput!) {
-    obtainTokens(input: $input) {
-      __typename
-      ... on TokenPair {
-        accessToken
-        refreshToken
-      }
-    }
-  }
-`);
-
-const InstancesRefreshTokens = graphql(`
-  mutation InstancesRefreshTokens($refreshToken: String!) {
-    refreshTokens(refreshToken: $refreshToken) {
-      __typename
-    }
-  }
-`);
-
-const InstancesUpdateUser = graphql(`
-  mutation InstancesUpdateUser($id: ID!, $input: UpdateUserInput!) {
-    updateUser(id: $id, input: $input) {
-      __typename
-      ... on User {
-        id
-        isActive
-      }
-    }
-  }
-`);
+import { MySessions, RevokeSession } from './operations/account.ts';
+import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
+import { UpdateUser } from './operations/users.ts';
 
 const SECRET = 'instances-test-secret-0123456789abcdef';
 const JWT_SECRET = 'instances-test-jwt-secret-0123456789abcdef';
@@ -97,7 +52,7 @@ async function registerUser(server: RunningServer, prefix: string): Promise<{ id
 }
 
 async function obtainTokens(server: RunningServer, email: string) {
-  const result = await client(server).request(InstancesObtainTokens, { input: { email, password: TEST_PASSWORD } });
+  const result = await client(server).request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
   const pair = result.data?.obtainTokens;
   if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens ${email}: ${JSON.stringify(result)}`);
   return pair;
@@ -179,11 +134,11 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       await onB.login(email, TEST_PASSWORD);
       expect(await meOf(onB)).toMatchObject({ id, email });
 
-      const sessions = await onA.request(InstancesMySessions);
+      const sessions = await onA.request(MySessions);
       expect(sessions.errors).toBeUndefined();
       expect(sessions.data?.mySessions).toHaveLength(2);
       const other = sessions.data!.mySessions.find((session) => !session.current)!;
-      const revoked = await onA.request(InstancesRevokeSession, { id: other.id });
+      const revoked = await onA.request(RevokeSession, { id: other.id });
       expect(revoked).toMatchObject({ data: { revokeSession: true } });
 
       expect(await meOf(onB)).toBeNull();
@@ -204,13 +159,13 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       expect(await meOf(browserOnB)).toMatchObject(target);
       expect(await meOf(appOnB)).toMatchObject(target);
 
-      const deactivated = await admin.request(InstancesUpdateUser, { id: target.id, input: { isActive: false } });
+      const deactivated = await admin.request(UpdateUser, { id: target.id, input: { isActive: false } });
       expect(deactivated).toMatchObject({ data: { updateUser: { __typename: 'User', id: target.id, isActive: false } } });
       expect(await meOf(browserOnB)).toBeNull();
       expect(await meOf(appOnB)).toBeNull();
 
       // Ended, not merely hidden while inactive: reactivation brings neither back.
-      const reactivated = await admin.request(InstancesUpdateUser, { id: target.id, input: { isActive: true } });
+      const reactivated = await admin.request(UpdateUser, { id: target.id, input: { isActive: true } });
       expect(reactivated).toMatchObject({ data: { updateUser: { __typename: 'User', isActive: true } } });
       expect(await meOf(browserOnB)).toBeNull();
       expect(await meOf(appOnB)).toBeNull();
@@ -233,7 +188,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       expect(loggedOut.errors).toBeUndefined();
 
       expect(await meOf(appOnB)).toBeNull();
-      const refreshed = await client(b).request(InstancesRefreshTokens, { refreshToken });
+      const refreshed = await client(b).request(RefreshTokenPair, { refreshToken });
       expect(refreshed).toMatchObject({ data: { refreshTokens: { __typename: 'InvalidTokenError' } } });
     });
 

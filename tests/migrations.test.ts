@@ -5,22 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../scripts/startCommand.ts';
-import { graphql } from './generated/gql.ts';
 import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { createPostgresDatabase, dropPostgresDatabase, freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { freePort, post, ServerProcesses, type RunningServer } from './helpers/server.ts';
 import { Register } from './operations/auth.ts';
+import { UserCount } from './operations/users.ts';
 
 // What operators do beside a running service: `npm run create-admin` on the database it serves,
 // a second server (or several at once) on one database. Each applies migrations first.
-
-const MigrationsUsers = graphql(`
-  query MigrationsUsers {
-    users(first: 100) {
-      totalCount
-    }
-  }
-`);
 
 const provider = testServerUrl ? 'PostgreSQL' : 'SQLite';
 const servers = new ServerProcesses();
@@ -135,7 +127,7 @@ describe(`npm run create-admin beside a running server (${provider})`, () => {
 
       // The server sees the new admin at once, and so does its audit of the staff check.
       const admin = await signInAs(server, 'live-admin@example.com', 'a-long-admin-passphrase');
-      const users = await admin.request(MigrationsUsers);
+      const users = await admin.request(UserCount);
       expect(users.errors).toBeUndefined();
       expect(users.data?.users.totalCount).toBeGreaterThanOrEqual(answered + 1);
       expect(server.logs.filter((entry) => (entry.level ?? 0) >= 50)).toEqual([]);

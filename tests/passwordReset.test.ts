@@ -1,50 +1,12 @@
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
 import { closedPort, startMailbox, waitForLogEntry, type Mailbox, type ReceivedMail } from './helpers/mail.ts';
 import { Login, Me } from './operations/auth.ts';
 import { loginOutcome } from './helpers/actors.ts';
-
-const RequestReset = graphql(`
-  mutation RequestReset($email: String!) {
-    requestPasswordReset(email: $email)
-  }
-`);
-
-const ResetPassword = graphql(`
-  mutation ResetPassword($input: ResetPasswordInput!) {
-    resetPassword(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-        isActive
-      }
-      ...ErrorFields
-    }
-  }
-`);
-
-const ResetObtainTokens = graphql(`
-  mutation ResetObtainTokens($input: LoginInput!) {
-    obtainTokens(input: $input) {
-      __typename
-      ... on TokenPair {
-        refreshToken
-      }
-    }
-  }
-`);
-
-const ResetRefreshTokens = graphql(`
-  mutation ResetRefreshTokens($refreshToken: String!) {
-    refreshTokens(refreshToken: $refreshToken) {
-      __typename
-    }
-  }
-`);
+import { RequestPasswordReset, ResetPassword } from './operations/passwordReset.ts';
+import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
 
 const MAIL_FROM = 'auth@example.test';
 const RESET_URL = 'https://app.example/reset?token={token}';
@@ -84,7 +46,7 @@ afterAll(async () => {
 });
 
 async function requestReset(email: string, client: TestClient = app.client()) {
-  const result = await client.request(RequestReset, { email });
+  const result = await client.request(RequestPasswordReset, { email });
   expect(result.errors).toBeUndefined();
   expect(result.data).toEqual({ requestPasswordReset: true });
 }
@@ -170,7 +132,7 @@ describe('requestPasswordReset', () => {
     const release = mailbox.hold();
     try {
       const result = await within(
-        app.client().request(RequestReset, { email }),
+        app.client().request(RequestPasswordReset, { email }),
         2_000,
         'requestPasswordReset waited for the SMTP server',
       );
@@ -187,7 +149,7 @@ describe('requestPasswordReset', () => {
     const response = await app.client().fetch('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: print(RequestReset), variables: { email } }),
+      body: JSON.stringify({ query: print(RequestPasswordReset), variables: { email } }),
     });
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('{"data":{"requestPasswordReset":true}}');
@@ -202,7 +164,7 @@ describe('resetPassword', () => {
     const browser = await app.signedIn({ email });
     const laptop = app.client();
     await laptop.login(email, TEST_PASSWORD);
-    const tokens = await app.client().request(ResetObtainTokens, { input: { email, password: TEST_PASSWORD } });
+    const tokens = await app.client().request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
     const refreshToken = (tokens.data?.obtainTokens as { refreshToken: string }).refreshToken;
     expect((await browser.request(Me)).data?.me).toMatchObject({ email });
     expect((await laptop.request(Me)).data?.me).toMatchObject({ email });
@@ -218,7 +180,7 @@ describe('resetPassword', () => {
     expect(await loginOutcome(app.client(), email, TEST_PASSWORD)).toBe('InvalidCredentialsError');
     expect((await browser.request(Me)).data?.me).toBeNull();
     expect((await laptop.request(Me)).data?.me).toBeNull();
-    expect((await app.client().request(ResetRefreshTokens, { refreshToken })).data?.refreshTokens.__typename).toBe(
+    expect((await app.client().request(RefreshTokenPair, { refreshToken })).data?.refreshTokens.__typename).toBe(
       'InvalidTokenError',
     );
 
@@ -328,7 +290,7 @@ describe('mail delivery', () => {
     const logged = await startTestApp({ PASSWORD_RESET_URL: RESET_URL }, { logger });
     try {
       const { email } = await logged.createUser({ email: 'console-mail@example.test' });
-      const result = await logged.client().request(RequestReset, { email });
+      const result = await logged.client().request(RequestPasswordReset, { email });
       expect(result.data).toEqual({ requestPasswordReset: true });
 
       const entry = await waitForLogEntry(lines, (candidate) => JSON.stringify(candidate).includes(LINK_PREFIX));
@@ -353,7 +315,7 @@ describe('mail delivery', () => {
     );
     try {
       const { email } = await unreachable.createUser({ email: 'no-smtp@example.test' });
-      const result = await unreachable.client().request(RequestReset, { email });
+      const result = await unreachable.client().request(RequestPasswordReset, { email });
       expect(result.errors).toBeUndefined();
       expect(result.data).toEqual({ requestPasswordReset: true });
 
@@ -364,7 +326,7 @@ describe('mail delivery', () => {
 
       const health = await fetch(`${unreachable.url}/health`);
       expect(health.status).toBe(200);
-      const again = await unreachable.client().request(RequestReset, { email: 'someone-else@example.test' });
+      const again = await unreachable.client().request(RequestPasswordReset, { email: 'someone-else@example.test' });
       expect(again.data).toEqual({ requestPasswordReset: true });
     } finally {
       await unreachable.stop();

@@ -1,30 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_ALIASES } from '../src/queryLimits.ts';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { Login, Register } from './operations/auth.ts';
-
-const LimitedResetRequest = graphql(`
-  mutation LimitedResetRequest($email: String!) {
-    requestPasswordReset(email: $email)
-  }
-`);
-
-const LimitedChangePassword = graphql(`
-  mutation LimitedChangePassword($input: ChangePasswordInput!) {
-    changePassword(input: $input) {
-      __typename
-    }
-  }
-`);
-
-const LimitedRefresh = graphql(`
-  mutation LimitedRefresh($refreshToken: String!) {
-    refreshTokens(refreshToken: $refreshToken) {
-      __typename
-    }
-  }
-`);
+import { ChangePassword } from './operations/account.ts';
+import { RequestPasswordReset } from './operations/passwordReset.ts';
+import { RefreshTokenPair } from './operations/tokens.ts';
 
 const WRONG = 'Wrong-Password-123';
 
@@ -155,22 +135,22 @@ describe('other guarded operations', () => {
   it('sends at most three reset mails an hour to one address, whoever asks', async () => {
     await start();
     for (let i = 0; i < 3; i += 1) {
-      expect((await from(`203.0.113.${30 + i}`).request(LimitedResetRequest, { email: 'mailbox@example.com' })).data).toEqual({
+      expect((await from(`203.0.113.${30 + i}`).request(RequestPasswordReset, { email: 'mailbox@example.com' })).data).toEqual({
         requestPasswordReset: true,
       });
     }
-    expect(limitedError(await from('203.0.113.40').request(LimitedResetRequest, { email: 'Mailbox@example.com' }))).toBeDefined();
+    expect(limitedError(await from('203.0.113.40').request(RequestPasswordReset, { email: 'Mailbox@example.com' }))).toBeDefined();
   });
 
   it('stops a stolen session from guessing the current password in changePassword', async () => {
     await start();
     const client = await app.signedIn({ email: 'henry@example.com' });
     for (let i = 0; i < 5; i += 1) {
-      const result = await client.request(LimitedChangePassword, { input: { currentPassword: WRONG, newPassword: 'a new long passphrase' } });
+      const result = await client.request(ChangePassword, { input: { currentPassword: WRONG, newPassword: 'a new long passphrase' } });
       expect(result.data?.changePassword.__typename).toBe('InvalidCredentialsError');
     }
     const before = app.services.hasher.operations;
-    const result = await client.request(LimitedChangePassword, {
+    const result = await client.request(ChangePassword, {
       input: { currentPassword: TEST_PASSWORD, newPassword: 'a new long passphrase' },
     });
     expect(limitedError(result)).toBeDefined();
@@ -180,10 +160,10 @@ describe('other guarded operations', () => {
   it('counts bad refresh tokens against the address', async () => {
     await start({ RATE_LIMIT_IP_FAILURES: '3/3600' });
     for (let i = 0; i < 3; i += 1) {
-      const result = await from('203.0.113.50').request(LimitedRefresh, { refreshToken: `forged-${i}` });
+      const result = await from('203.0.113.50').request(RefreshTokenPair, { refreshToken: `forged-${i}` });
       expect(result.data?.refreshTokens.__typename).toBe('InvalidTokenError');
     }
-    expect(limitedError(await from('203.0.113.50').request(LimitedRefresh, { refreshToken: 'forged-3' }))).toBeDefined();
+    expect(limitedError(await from('203.0.113.50').request(RefreshTokenPair, { refreshToken: 'forged-3' }))).toBeDefined();
   });
 });
 

@@ -1,64 +1,11 @@
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digest } from '../src/opaqueTokens.ts';
-import { graphql } from './generated/gql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { Logout, Me } from './operations/auth.ts';
 import { tokenClient } from './helpers/actors.ts';
-
-const ObtainTokens = graphql(`
-  mutation ObtainTokens($input: LoginInput!) {
-    obtainTokens(input: $input) {
-      __typename
-      ... on TokenPair {
-        accessToken
-        accessTokenExpiresAt
-        refreshToken
-        user {
-          id
-          email
-        }
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-const RefreshTokens = graphql(`
-  mutation RefreshTokens($refreshToken: String!) {
-    refreshTokens(refreshToken: $refreshToken) {
-      __typename
-      ... on TokenPair {
-        accessToken
-        refreshToken
-        user {
-          email
-        }
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-const TokenUsers = graphql(`
-  query TokenUsers {
-    users(first: 1) {
-      totalCount
-    }
-  }
-`);
-
-const DeactivateWithToken = graphql(`
-  mutation DeactivateWithToken($id: ID!) {
-    updateUser(id: $id, input: { isActive: false }) {
-      __typename
-    }
-  }
-`);
+import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
+import { UpdateUser, UserCount } from './operations/users.ts';
 
 interface Pair {
   accessToken: string;
@@ -74,13 +21,13 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 async function obtain(email: string, password = TEST_PASSWORD): Promise<Pair> {
-  const result = await app.client().request(ObtainTokens, { input: { email, password } });
+  const result = await app.client().request(ObtainTokenPair, { input: { email, password } });
   expect(result.data?.obtainTokens.__typename).toBe('TokenPair');
   return result.data!.obtainTokens as Pair;
 }
 
 async function refresh(refreshToken: string) {
-  return (await app.client().request(RefreshTokens, { refreshToken })).data?.refreshTokens;
+  return (await app.client().request(RefreshTokenPair, { refreshToken })).data?.refreshTokens;
 }
 
 type Refreshed = NonNullable<Awaited<ReturnType<typeof refresh>>>;
@@ -107,7 +54,7 @@ describe('obtainTokens', () => {
   it('returns a short-lived access token that names only the user, the sign-in and its grants', async () => {
     const { id, email } = await app.createUser({ email: 'tokens@example.com', firstName: 'Private', lastName: 'Person' });
     const client = app.client();
-    const result = await client.request(ObtainTokens, { input: { email: 'Tokens@Example.com', password: TEST_PASSWORD } });
+    const result = await client.request(ObtainTokenPair, { input: { email: 'Tokens@Example.com', password: TEST_PASSWORD } });
     const pair = result.data!.obtainTokens as Pair;
     expect(pair.user).toEqual({ id: String(id), email });
     expect(result.headers.getSetCookie()).toEqual([]);
@@ -139,7 +86,7 @@ describe('obtainTokens', () => {
     await app.createUser({ email: 'inactive-tokens@example.com', isActive: false }).catch(() => undefined);
     const families = await app.services.prisma.tokenFamily.count();
     const before = app.services.hasher.operations;
-    const result = await app.client().request(ObtainTokens, { input: { email, password } });
+    const result = await app.client().request(ObtainTokenPair, { input: { email, password } });
     expect(result.data?.obtainTokens).toEqual({ __typename: 'InvalidCredentialsError', message: 'Invalid credentials' });
     expect(app.services.hasher.operations - before).toBe(1);
     expect(await app.services.prisma.tokenFamily.count()).toBe(families);
@@ -166,7 +113,7 @@ describe('bearer authentication', () => {
   it('reaches staff fields for staff', async () => {
     await app.createUser({ email: 'staff-bearer@example.com', isStaff: true });
     const { accessToken } = await obtain('staff-bearer@example.com');
-    const result = await tokenClient(app, accessToken).request(TokenUsers);
+    const result = await tokenClient(app, accessToken).request(UserCount);
     expect(result.errors).toBeUndefined();
     expect(result.data?.users.totalCount).toBeGreaterThan(0);
   });
@@ -263,7 +210,7 @@ describe('bearer authentication', () => {
     const { accessToken } = await obtain('deactivated-bearer@example.com');
     await app.createUser({ email: 'deactivating-staff@example.com', isStaff: true });
     const staff = await obtain('deactivating-staff@example.com');
-    const result = await tokenClient(app, staff.accessToken).request(DeactivateWithToken, { id: String(id) });
+    const result = await tokenClient(app, staff.accessToken).request(UpdateUser, { id: String(id), input: { isActive: false } });
     expect(result.data?.updateUser.__typename).toBe('User');
     expect(await meWith(accessToken)).toBeNull();
   });
@@ -274,7 +221,7 @@ describe('refreshTokens', () => {
     await app.createUser({ email: 'refresh@example.com' });
     const first = await obtain('refresh@example.com');
     const second = asPair(await refresh(first.refreshToken));
-    expect(second.user).toEqual({ email: 'refresh@example.com' });
+    expect(second.user).toEqual({ id: first.user.id, email: 'refresh@example.com' });
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect(decodeJwt(second.accessToken).sid).toBe(decodeJwt(first.accessToken).sid);
     expect(await meWith(second.accessToken)).toMatchObject({ email: 'refresh@example.com' });
@@ -346,14 +293,14 @@ describe('access token lifetime', () => {
     const shortLived = await startTestApp({ ACCESS_TOKEN_TTL_SECONDS: '1' });
     try {
       await shortLived.createUser({ email: 'short@example.com' });
-      const result = await shortLived.client().request(ObtainTokens, { input: { email: 'short@example.com', password: TEST_PASSWORD } });
+      const result = await shortLived.client().request(ObtainTokenPair, { input: { email: 'short@example.com', password: TEST_PASSWORD } });
       const pair = result.data!.obtainTokens as Pair;
       const claims = decodeJwt(pair.accessToken);
       expect(claims.exp! - claims.iat!).toBe(1);
       const client = shortLived.client({ authorization: `Bearer ${pair.accessToken}` });
       await new Promise((resolve) => setTimeout(resolve, Date.parse(pair.accessTokenExpiresAt) - Date.now() + 50));
       expect((await client.request(Me)).data).toEqual({ me: null });
-      const refreshed = await shortLived.client().request(RefreshTokens, { refreshToken: pair.refreshToken });
+      const refreshed = await shortLived.client().request(RefreshTokenPair, { refreshToken: pair.refreshToken });
       expect(asPair(refreshed.data?.refreshTokens).accessToken).not.toBe(pair.accessToken);
     } finally {
       await shortLived.stop();

@@ -2,45 +2,11 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './generated/gql.ts';
-import type { AdminUsersQueryVariables } from './generated/graphql.ts';
+import type { UsersQueryVariables } from './generated/graphql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { Login, Me, Register } from './operations/auth.ts';
 import { browserOf, loginOutcome, meOf } from './helpers/actors.ts';
-
-const UserById = graphql(`
-  query AdminUser($id: ID!) {
-    user(id: $id) {
-      ...UserFields
-    }
-  }
-`);
-
-const Users = graphql(`
-  query AdminUsers(
-    $first: Int
-    $after: String
-    $last: Int
-    $before: String
-    $filter: UserFilter
-    $orderBy: UserOrderBy
-  ) {
-    users(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
-      totalCount
-      pageInfo {
-        hasNextPage
-        hasPreviousPage
-        startCursor
-        endCursor
-      }
-      edges {
-        cursor
-        node {
-          ...UserFields
-        }
-      }
-    }
-  }
-`);
+import { CreateUser, DeleteUser, UpdateUser, UserById, Users } from './operations/users.ts';
 
 const UsersFiveFields = graphql(`
   query AdminUsersFiveFields($first: Int!) {
@@ -60,44 +26,6 @@ const UsersFiveFields = graphql(`
           lastName
           isStaff
         }
-      }
-    }
-  }
-`);
-
-const CreateUser = graphql(`
-  mutation AdminCreateUser($input: CreateUserInput!) {
-    createUser(input: $input) {
-      __typename
-      ... on User {
-        ...UserFields
-      }
-      ...ErrorFields
-    }
-  }
-`);
-
-const UpdateUser = graphql(`
-  mutation AdminUpdateUser($id: ID!, $input: UpdateUserInput!) {
-    updateUser(id: $id, input: $input) {
-      __typename
-      ... on User {
-        ...UserFields
-      }
-      ...ErrorFields
-    }
-  }
-`);
-
-const DeleteUser = graphql(`
-  mutation AdminDeleteUser($id: ID!) {
-    deleteUser(id: $id) {
-      __typename
-      ... on DeletedUser {
-        id
-      }
-      ... on Error {
-        message
       }
     }
   }
@@ -154,13 +82,13 @@ async function databaseSnapshot() {
   return { users, sessions };
 }
 
-async function listUsers(variables: AdminUsersQueryVariables) {
+async function listUsers(variables: UsersQueryVariables) {
   const result = await staff.client.request(Users, variables);
   expect(result.errors).toBeUndefined();
   return result.data!.users;
 }
 
-async function pageForward(variables: AdminUsersQueryVariables, size: number) {
+async function pageForward(variables: UsersQueryVariables, size: number) {
   const pages = [];
   let after: string | null = null;
   do {
@@ -171,7 +99,7 @@ async function pageForward(variables: AdminUsersQueryVariables, size: number) {
   return pages;
 }
 
-async function pageBackward(variables: AdminUsersQueryVariables, size: number) {
+async function pageBackward(variables: UsersQueryVariables, size: number) {
   const pages = [];
   let before: string | null = null;
   do {
@@ -352,7 +280,7 @@ describe('users', () => {
       };
     });
 
-    async function idsMatching(filter: AdminUsersQueryVariables['filter']) {
+    async function idsMatching(filter: UsersQueryVariables['filter']) {
       const page = await listUsers({ filter, first: 100 });
       expect(page.totalCount).toBe(page.edges.length);
       return page.edges.map((edge) => Number(edge.node.id)).sort((a, b) => a - b);
@@ -455,7 +383,7 @@ describe('totalCount', () => {
     for (let i = 0; i < 23; i += 1) await app.createUser({ email: `crowd${i}@count.test`, firstName: i % 2 ? 'Crowd' : 'Ada', isActive: i % 5 !== 0 });
   });
 
-  it.each<AdminUsersQueryVariables['filter']>([
+  it.each<UsersQueryVariables['filter']>([
     null,
     { search: '@count.test' },
     { search: 'ADA' },

@@ -141,12 +141,6 @@ export const ChangeEmail = graphql(`
   }
 `);
 
-export const EmailRequestReset = graphql(`
-  mutation EmailRequestReset($email: String!) {
-    requestPasswordReset(email: $email)
-  }
-`);
-
 export const EmailResetPassword = graphql(`
   mutation EmailResetPassword($input: ResetPasswordInput!) {
     resetPassword(input: $input) {
@@ -155,22 +149,6 @@ export const EmailResetPassword = graphql(`
       ... on Error {
         message
       }
-    }
-  }
-`);
-
-export const EmailChangePassword = graphql(`
-  mutation EmailChangePassword($input: ChangePasswordInput!) {
-    changePassword(input: $input) {
-      __typename
-    }
-  }
-`);
-
-export const EmailRefreshTokens = graphql(`
-  mutation EmailRefreshTokens($refreshToken: String!) {
-    refreshTokens(refreshToken: $refreshToken) {
-      __typename
     }
   }
 `);

@@ -1,3 +1,4 @@
+// Token sign-in (obtainTokens) and rotation (refreshTokens).
 import { graphql } from '../generated/gql.ts';
 
 export const TokenPairFields = graphql(`
@@ -7,6 +8,7 @@ export const TokenPairFields = graphql(`
     refreshToken
     user {
       id
+      email
     }
   }
 `);
