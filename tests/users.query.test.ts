@@ -1,0 +1,67 @@
+// user(id), and what one users page costs in SQL statements.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { browserOf } from './helpers/actors.ts';
+import { app, signIn, staff, userRow, useUsersApp } from './helpers/usersSuite.ts';
+import { UserById, Users } from './operations/users.ts';
+
+useUsersApp();
+
+describe('user(id)', () => {
+  it('returns the user with the selected fields', async () => {
+    const { id } = await app.createUser({ email: 'single@lookup.test', firstName: 'Ada', lastName: 'Lovelace', isActive: false });
+    const row = (await userRow(id))!;
+    const result = await staff.client.request(UserById, { id: String(id) });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.user).toEqual({
+      id: String(id),
+      email: 'single@lookup.test',
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      isStaff: false,
+      isActive: false,
+      dateJoined: row.dateJoined.toISOString(),
+      lastLogin: null,
+    });
+  });
+
+  it('reports lastLogin once the user has logged in', async () => {
+    const { id, email } = await app.createUser({ email: 'logged-in@lookup.test' });
+    await browserOf(app, email);
+    const row = (await userRow(id))!;
+    const result = await staff.client.request(UserById, { id: String(id) });
+    expect(result.data?.user?.lastLogin).toBe(row.lastLogin!.toISOString());
+  });
+
+  it.each(['999999', 'abc', '0', '-1', '1.5', ''])('is null for the id %j', async (id) => {
+    const result = await staff.client.request(UserById, { id });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ user: null });
+  });
+});
+
+describe('query count', () => {
+  beforeAll(async () => {
+    for (let i = 0; i < 25; i += 1) await app.createUser({ email: `row${i}@sql.test`, firstName: `Row${i}` });
+  });
+
+  it('is the same small constant for a page of 20 and a page of 5', async () => {
+    const counter = await signIn({ email: 'counter@sql.test', isStaff: true });
+    await counter.client.request(Users, { first: 1 });
+
+    const statementsFor = async (first: number) => {
+      app.sql.length = 0;
+      const result = await counter.client.request(Users, { first });
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.users.edges).toHaveLength(first);
+      expect(result.data!.users.pageInfo.hasNextPage).toBe(true);
+      return [...app.sql];
+    };
+
+    const twenty = await statementsFor(20);
+    const five = await statementsFor(5);
+    expect(twenty.length).toBeLessThanOrEqual(4);
+    expect(five).toEqual(twenty);
+    expect(twenty.filter((sql) => /\bFROM [`"\w.]*User[`"]?.*\bORDER BY\b/.test(sql))).toHaveLength(1);
+    expect(twenty.filter((sql) => /\bCOUNT\(\*\)/.test(sql))).toHaveLength(1);
+  });
+});
