@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
-import type { Database } from './db.ts';
+import type { Database, DirectReads } from './db.ts';
+import type { AuthEvent, Prisma } from './generated/prisma/client.ts';
+import { countRows, type CountCondition } from './pages.ts';
 import { truncate } from './text.ts';
+import { parseUserId } from './users.ts';
 
 export const AUTH_EVENT_KINDS = [
   'REGISTERED',
@@ -74,4 +77,45 @@ export class AuditLog {
     const { count } = await this.prisma.authEvent.deleteMany({ where: { at: { lt: new Date(Date.now() - retentionMs) } } });
     return count;
   }
+}
+
+/** Which events a staff member looks at; every condition is optional. */
+export interface AuthEventFilter {
+  /** Events about this user: an id the API handed out (anything else matches no event). */
+  userId?: string | number | null;
+  kind?: AuthEventKind | null;
+}
+
+/** A window of the log, newest first, as Prisma reads it (see `UserWindow` in userDirectory.ts). */
+export interface AuthEventWindow {
+  take?: number;
+  skip?: number;
+  cursor?: { id: number };
+  select?: Prisma.AuthEventSelect | null;
+  include?: Prisma.AuthEventInclude | null;
+}
+
+function authEventWhere(filter: AuthEventFilter | null | undefined): { userId?: number; kind?: AuthEventKind } {
+  // An id the API never gave out names no user, so it matches no event.
+  const userId = filter?.userId == null ? undefined : (parseUserId(filter.userId) ?? -1);
+  return { userId, kind: filter?.kind ?? undefined };
+}
+
+/** The events in `window` of the log that `filter` selects, newest first. */
+export async function findAuthEvents(
+  deps: { prisma: Database },
+  filter: AuthEventFilter | null | undefined,
+  window: AuthEventWindow,
+): Promise<AuthEvent[]> {
+  return deps.prisma.authEvent.findMany({ ...window, where: authEventWhere(filter), orderBy: { id: 'desc' } } as Prisma.AuthEventFindManyArgs);
+}
+
+/** How many events `filter` selects, whatever the page. */
+export async function countAuthEvents(deps: { directReads: DirectReads }, filter: AuthEventFilter | null | undefined): Promise<number> {
+  const { userId, kind } = authEventWhere(filter);
+  const conditions: CountCondition[] = [
+    ...(userId !== undefined ? [['"userId" = ?', userId] as const] : []),
+    ...(kind !== undefined ? [['"kind" = ?', kind] as const] : []),
+  ];
+  return countRows(deps.directReads, 'AuthEvent', conditions);
 }

@@ -1,7 +1,6 @@
-import { AUTH_EVENT_KINDS, type AuthEventKind } from '../audit.ts';
-import { parseUserId } from '../users.ts';
+import { AUTH_EVENT_KINDS, countAuthEvents, findAuthEvents, type AuthEventKind } from '../audit.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pages.ts';
 import { builder } from './builder.ts';
-import { countRows, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pages.ts';
 import { checkPage } from './pagination.ts';
 
 const AuthEventKindType = builder.enumType('AuthEventKind', { values: AUTH_EVENT_KINDS });
@@ -33,25 +32,10 @@ builder.queryFields((t) => ({
         userId: t.arg.id({ description: 'Only events about this user.' }),
         kind: t.arg({ type: AuthEventKindType }),
       },
-      resolve: (query, _root, args, context) => {
-        checkPage(args, query);
-        return context.prisma.authEvent.findMany({ ...query, where: authEventWhere(args), orderBy: { id: 'desc' } });
-      },
-      totalCount: (_connection, args, context) => {
-        const { userId, kind } = authEventWhere(args);
-        return countRows(context.directReads, 'AuthEvent', [
-          ...(userId !== undefined ? [['"userId" = ?', userId] as const] : []),
-          ...(kind !== undefined ? [['"kind" = ?', kind] as const] : []),
-        ]);
-      },
+      resolve: (query, _root, args, context) => findAuthEvents(context, args, checkPage(args, query)),
+      totalCount: (_connection, args, context) => countAuthEvents(context, args),
     },
     { name: 'AuthEventConnection' },
     { name: 'AuthEventEdge' },
   ),
 }));
-
-function authEventWhere(args: { userId?: string | number | null; kind?: AuthEventKind | null }) {
-  // An id the API never gave out names no user, so it matches no event.
-  const userId = args.userId == null ? undefined : (parseUserId(args.userId) ?? -1);
-  return { userId, kind: args.kind ?? undefined };
-}

@@ -1,7 +1,7 @@
 // The audit log (src/audit.ts) called directly on a real database.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/audit.ts';
+import { AuditLog, countAuthEvents, findAuthEvents } from '../../src/audit.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 import { waitForLogEntry } from '../helpers/mail.ts';
 
@@ -90,5 +90,64 @@ describe('prune', () => {
     const left = await parts.prisma.authEvent.findMany({ where: { userId: user.id }, select: { at: true } });
     expect(left.map(({ at }) => Math.round((Date.now() - at.getTime()) / day)).sort((a, b) => a - b)).toEqual([1, 29]);
     expect(await parts.prisma.authEvent.count()).toBe(kept);
+  });
+});
+
+describe('findAuthEvents and countAuthEvents', () => {
+  let alice: { id: number };
+  let bob: { id: number };
+  /** The events about alice and bob, newest first. */
+  let theirs: { id: number; userId: number | null; kind: string }[];
+
+  beforeAll(async () => {
+    [alice, bob] = [await newUser(), await newUser()];
+    for (const [kind, user] of [
+      ['REGISTERED', alice],
+      ['REGISTERED', bob],
+      ['LOGIN_SUCCEEDED', alice],
+      ['LOGIN_FAILED', alice],
+      ['LOGIN_SUCCEEDED', bob],
+      ['LOGOUT', alice],
+      ['LOGIN_SUCCEEDED', alice],
+    ] as const) {
+      await audit.record({ kind, userId: user.id });
+    }
+    theirs = await parts.prisma.authEvent.findMany({
+      where: { userId: { in: [alice.id, bob.id] } },
+      select: { id: true, userId: true, kind: true },
+      orderBy: { id: 'desc' },
+    });
+  });
+
+  const ids = (rows: { id: number }[]) => rows.map(({ id }) => id);
+
+  it.each([
+    ['a user, by number', () => ({ userId: alice.id }), (event: { userId: number | null }) => event.userId === alice.id],
+    ['a user, by the id string the API hands out', () => ({ userId: String(bob.id) }), (event: { userId: number | null }) => event.userId === bob.id],
+    ['a user and a kind', () => ({ userId: alice.id, kind: 'LOGIN_SUCCEEDED' as const }), (event: { userId: number | null; kind: string }) => event.userId === alice.id && event.kind === 'LOGIN_SUCCEEDED'],
+  ])('selects the events about %s, newest first, and counts them', async (_case, filterOf, matches) => {
+    const expected = theirs.filter(matches);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(ids(await findAuthEvents(parts, filterOf(), { take: 100 }))).toEqual(ids(expected));
+    expect(await countAuthEvents(parts, filterOf())).toBe(expected.length);
+  });
+
+  it('selects a kind across users, and counts all of it', async () => {
+    const all = await parts.prisma.authEvent.findMany({ where: { kind: 'LOGIN_SUCCEEDED' }, select: { id: true }, orderBy: { id: 'desc' } });
+    expect(ids(await findAuthEvents(parts, { kind: 'LOGIN_SUCCEEDED' }, { take: 100 }))).toEqual(ids(all));
+    expect(await countAuthEvents(parts, { kind: 'LOGIN_SUCCEEDED' })).toBe(all.length);
+    expect(await countAuthEvents(parts, {})).toBe(await parts.prisma.authEvent.count());
+  });
+
+  it.each(['abc', '0', '-3', '1e3', ''])('an id the API never hands out (%j) matches no event', async (userId) => {
+    expect(await findAuthEvents(parts, { userId }, { take: 100 })).toEqual([]);
+    expect(await countAuthEvents(parts, { userId })).toBe(0);
+  });
+
+  it('pages through a user’s events with keyset cursors, newest first', async () => {
+    const expected = ids(theirs.filter((event) => event.userId === alice.id));
+    const first = await findAuthEvents(parts, { userId: alice.id }, { take: 3 });
+    const second = await findAuthEvents(parts, { userId: alice.id }, { take: 3, skip: 1, cursor: { id: first.at(-1)!.id } });
+    expect([...ids(first), ...ids(second)]).toEqual(expected);
   });
 });
