@@ -7,11 +7,13 @@ import { findEmailToken, issueEmailToken } from '../../src/emailTokens.ts';
 import { InvalidCredentialsError, ValidationError } from '../../src/errors.ts';
 import { MAX_NAME_LENGTH } from '../../src/limits.ts';
 import { createUser, updateProfile } from '../../src/users.ts';
-import type { Credential } from '../../src/userSessions.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
 const NEW_PASSWORD = 'Purple-Monkey-Dishwasher-4';
+
+/** How the request that changes the password is signed in. */
+type Credential = Parameters<typeof changePassword>[3];
 const HOUR = 60 * 60 * 1000;
 
 let parts: DomainParts;
