@@ -1,12 +1,13 @@
 // The accounts and credentials domain (src/users.ts, src/auth.ts) called directly, on a real
 // database and the real password hasher: no app, no HTTP.
 import { randomUUID } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authenticate, changePassword } from '../../src/auth.ts';
 import { findEmailToken, issueEmailToken } from '../../src/emailTokens.ts';
 import { InvalidCredentialsError, ValidationError } from '../../src/errors.ts';
 import { MAX_NAME_LENGTH } from '../../src/limits.ts';
-import { createUser, updateProfile } from '../../src/users.ts';
+import { createUser, deleteUser, updateProfile, updateUser } from '../../src/users.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
@@ -152,5 +153,122 @@ describe('updateProfile', () => {
     await updateProfile(parts, user.id, { firstName: emoji });
     expect((await names()).firstName).toBe(emoji);
     expect(fieldsOf(await thrown(updateProfile(parts, user.id, { firstName: `${emoji}😀` })))).toEqual(['firstName']);
+  });
+});
+
+describe('createUser (register)', () => {
+  it('stores the email trimmed and lower-cased, the names trimmed, the password hashed, and no grants', async () => {
+    const local = randomUUID();
+    const user = await createUser(parts, { email: `  ${local.toUpperCase()}@Accounts.TEST `, password: PASSWORD, firstName: ' Ada ', lastName: null });
+    expect(user).toMatchObject({ email: `${local}@accounts.test`, firstName: 'Ada', lastName: '', isStaff: false, isActive: true, emailVerified: false });
+    expect(user).not.toHaveProperty('passwordHash');
+    const { passwordHash } = await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } });
+    expect(passwordHash).not.toContain(PASSWORD);
+    expect(await parts.hasher.verify(PASSWORD, passwordHash)).toBe(true);
+  });
+
+  it('reports every invalid field at once and creates nothing', async () => {
+    const before = await parts.prisma.user.count();
+    const error = await thrown(
+      createUser(parts, { email: 'not-an-address', password: 'short', firstName: 'x'.repeat(MAX_NAME_LENGTH + 1), roles: ['Not A Role'] }),
+    );
+    expect(fieldsOf(error)).toEqual(['email', 'password', 'firstName', 'roles']);
+    expect(await parts.prisma.user.count()).toBe(before);
+  });
+
+  it('refuses an address already taken, in any case, also when two registrations race', async () => {
+    const email = `${randomUUID()}@accounts.test`;
+    await createUser(parts, { email, password: PASSWORD });
+    expect((await thrown(createUser(parts, { email: email.toUpperCase(), password: PASSWORD })) as ValidationError).fieldErrors).toEqual([
+      { field: 'email', messages: ['A user with that email already exists.'] },
+    ]);
+    const racing = `${randomUUID()}@accounts.test`;
+    const outcomes = await Promise.allSettled([createUser(parts, { email: racing, password: PASSWORD }), createUser(parts, { email: racing, password: PASSWORD })]);
+    expect(outcomes.filter(({ status }) => status === 'fulfilled')).toHaveLength(1);
+    expect(fieldsOf(outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')!.reason)).toEqual(['email']);
+  });
+});
+
+describe('authenticate', () => {
+  it('signs in with the right password, in any case of the email, and records the login', async () => {
+    const user = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD });
+    const result = await authenticate(parts, ` ${user.email.toUpperCase()}`, PASSWORD);
+    expect(result).toMatchObject({ outcome: 'signedIn', user: { id: user.id, email: user.email } });
+    expect(result.outcome === 'signedIn' && result.user.lastLogin).toBeInstanceOf(Date);
+  });
+
+  it('fails alike for a wrong password, an inactive account and an unknown email, each after one password check', async () => {
+    const user = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD });
+    const inactive = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD, isActive: false });
+    for (const [email, password, accountId] of [
+      [user.email, 'Wrong-Password-1', user.id],
+      [inactive.email, PASSWORD, inactive.id],
+      [`${randomUUID()}@accounts.test`, PASSWORD, null],
+      ['', PASSWORD, null],
+    ] as const) {
+      const checks = parts.hasher.operations;
+      expect(await authenticate(parts, email, password)).toEqual({ outcome: 'failed', accountId });
+      expect(parts.hasher.operations - checks).toBe(1);
+    }
+    const { lastLogin } = await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { lastLogin: true } });
+    expect(lastLogin).toBeNull();
+  });
+
+  it('asks for the second factor of an account that has one, without recording a login', async () => {
+    const user = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD });
+    await parts.prisma.user.update({ where: { id: user.id }, data: { hasSecondFactor: true } });
+    expect(await authenticate(parts, user.email, PASSWORD)).toEqual({ outcome: 'secondFactor', userId: user.id });
+    expect((await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { lastLogin: true } })).lastLogin).toBeNull();
+  });
+
+  it('rehashes a password stored at another cost', async () => {
+    const user = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD });
+    await parts.prisma.user.update({ where: { id: user.id }, data: { passwordHash: await bcrypt.hash(PASSWORD, parts.hasher.cost + 1) } });
+    expect((await authenticate(parts, user.email, PASSWORD)).outcome).toBe('signedIn');
+    const { passwordHash } = await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { passwordHash: true } });
+    expect(bcrypt.getRounds(passwordHash)).toBe(parts.hasher.cost);
+    expect(await parts.hasher.verify(PASSWORD, passwordHash)).toBe(true);
+  });
+});
+
+describe('updateUser and deleteUser (staff)', () => {
+  let user: { id: number; email: string };
+  let sessions: { cookie: string; family: string };
+
+  beforeEach(async () => {
+    user = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD, emailVerified: true, roles: ['support'] });
+    sessions = await signIns(user.id);
+  });
+
+  it('changes only what is given; new roles replace the old and sessions go on', async () => {
+    const updated = await updateUser(parts, user.id, { lastName: ' Byron ', roles: ['auditor'], isStaff: true });
+    expect(updated).toMatchObject({ email: user.email, lastName: 'Byron', isStaff: true, isActive: true, emailVerified: true });
+    const roles = await parts.prisma.userRole.findMany({ where: { userId: user.id }, select: { role: true } });
+    expect(roles).toEqual([{ role: 'auditor' }]);
+    expect(await liveSignIns(user.id)).toEqual({ cookies: [sessions.cookie], families: [sessions.family] });
+  });
+
+  it.each([
+    ['a new password', { password: NEW_PASSWORD }],
+    ['deactivation', { isActive: false }],
+  ])('%s ends every session of the user', async (_case, changes) => {
+    await updateUser(parts, user.id, changes);
+    expect(await liveSignIns(user.id)).toEqual({ cookies: [], families: [] });
+  });
+
+  it('a new email is unverified unless staff say otherwise, and must be free', async () => {
+    const taken = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD });
+    expect(fieldsOf(await thrown(updateUser(parts, user.id, { email: taken.email })))).toEqual(['email']);
+    const email = `${randomUUID()}@accounts.test`;
+    expect(await updateUser(parts, user.id, { email: email.toUpperCase() })).toMatchObject({ email, emailVerified: false });
+    expect(await updateUser(parts, user.id, { email: `x${email}`, emailVerified: true })).toMatchObject({ emailVerified: true });
+  });
+
+  it('answers null for a user that does not exist, and deleteUser removes the user with their sessions', async () => {
+    expect(await updateUser(parts, 987_654_321, { firstName: 'Nobody' })).toBeNull();
+    expect(await deleteUser(parts, user.id)).toBe(user.email);
+    expect(await parts.prisma.user.findUnique({ where: { id: user.id } })).toBeNull();
+    expect(await liveSignIns(user.id)).toEqual({ cookies: [], families: [] });
+    expect(await deleteUser(parts, user.id)).toBeNull();
   });
 });
