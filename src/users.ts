@@ -135,13 +135,22 @@ export interface UserChanges {
  * Applies a partial update: omitted (or null) fields keep their value. Setting a password or
  * deactivating the user ends all of their sessions. New roles replace the old set; sessions go on,
  * and the user's next access token carries them. A new email is unverified unless `emailVerified`
- * says otherwise: nobody has proved it yet. Returns null when no such user exists.
+ * says otherwise: nobody has proved it yet. Staff (`actorId`) cannot take away their own staff
+ * status or activity: another staff member has to, so nobody locks themselves out by mistake.
+ * Returns null when no such user exists.
  */
 export async function updateUser(
   services: AccountDeps,
   id: number,
   changes: UserChanges,
+  actorId: number | null = null,
 ): Promise<PublicUser | null> {
+  if (id === actorId) {
+    ValidationError.check({
+      isStaff: changes.isStaff === false ? ['You cannot remove your own staff status.'] : [],
+      isActive: changes.isActive === false ? ['You cannot deactivate your own account.'] : [],
+    });
+  }
   const current = await services.prisma.user.findUnique({ where: { id }, select: publicUserColumns });
   if (!current) return null;
 

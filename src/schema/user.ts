@@ -189,14 +189,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { id, input }, context) => {
       const userId = userIdOrNotFound(id);
-      if (userId === context.userId) {
-        // Staff cannot lock themselves out; another staff member has to do it.
-        ValidationError.check({
-          isStaff: input.isStaff === false ? ['You cannot remove your own staff status.'] : [],
-          isActive: input.isActive === false ? ['You cannot deactivate your own account.'] : [],
-        });
-      }
-      const user = await updateUser(context, userId, input);
+      const user = await updateUser(context, userId, input, context.userId);
       if (!user) throw new NotFoundError();
       await context.record({ kind: 'USER_UPDATED', userId, email: user.email });
       return user;

@@ -264,6 +264,16 @@ describe('updateUser and deleteUser (staff)', () => {
     expect(await updateUser(parts, user.id, { email: `x${email}`, emailVerified: true })).toMatchObject({ emailVerified: true });
   });
 
+  it('keeps staff from taking away their own staff status or activity, and changes nothing then', async () => {
+    const error = await thrown(updateUser(parts, user.id, { isStaff: false, isActive: false, firstName: 'Changed' }, user.id));
+    expect((error as ValidationError).fieldErrors).toEqual([
+      { field: 'isStaff', messages: ['You cannot remove your own staff status.'] },
+      { field: 'isActive', messages: ['You cannot deactivate your own account.'] },
+    ]);
+    expect(await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { firstName: true, isActive: true } })).toEqual({ firstName: '', isActive: true });
+    expect(await updateUser(parts, user.id, { isActive: false }, user.id + 1)).toMatchObject({ isActive: false });
+  });
+
   it('answers null for a user that does not exist, and deleteUser removes the user with their sessions', async () => {
     expect(await updateUser(parts, 987_654_321, { firstName: 'Nobody' })).toBeNull();
     expect(await deleteUser(parts, user.id)).toBe(user.email);
