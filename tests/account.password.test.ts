@@ -91,6 +91,7 @@ describe('changePassword', () => {
       lastName: '',
       isStaff: false,
       isActive: true,
+      emailVerified: false,
       dateJoined: expect.any(String),
       lastLogin: expect.any(String),
     });

@@ -20,6 +20,7 @@ describe('updateMe', () => {
       lastName: 'Lovelace',
       isStaff: false,
       isActive: true,
+      emailVerified: false,
       dateJoined: expect.any(String),
       lastLogin: expect.any(String),
     });

@@ -7,10 +7,10 @@ import { TEST_PASSWORD } from './helpers/app.ts';
 import { tokenClient } from './helpers/actors.ts';
 import { type Account, app, authEvents, CHANGED_PASSWORD, event, eventsFrom, login, obtainTokens, outcome, refreshTokens, rememberCookie, rememberToken, RESET_PASSWORD, secrets, STAFF_SET_PASSWORD, useAuditApp, type Visitor, visitor, WRONG_PASSWORD } from './helpers/auditSuite.ts';
 import { ChangePassword, MySessions, RevokeSession } from './operations/account.ts';
-import { Logout, LogoutEverywhere, Register } from './operations/auth.ts';
+import { Login, Logout, LogoutEverywhere, Register } from './operations/auth.ts';
 import { ChangeEmail, VerifyEmail } from './operations/email.ts';
 import { RequestPasswordReset, ResetPassword } from './operations/passwordReset.ts';
-import { ConfirmTotpSetup, DisableTotp, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
+import { ConfirmTotpSetup, DisableTotp, StartTotpSetup, VerifySecondFactor } from './operations/secondFactor.ts';
 import { ObtainTokenPair } from './operations/tokens.ts';
 import { CreateUser, DeleteUser, UpdateUser } from './operations/users.ts';
 
@@ -336,7 +336,7 @@ describe('every event kind is recorded by the operation that causes it', () => {
       const codes = confirmed.__typename === 'RecoveryCodes' ? confirmed.codes : [];
       for (const code of codes) secrets.add(code);
       const stepIn = visitor('second factor sign-in');
-      const first = (await stepIn.client.request(TwoStepLogin, { input: { email: user.email, password: TEST_PASSWORD } })).data!.login;
+      const first = (await stepIn.client.request(Login, { input: { email: user.email, password: TEST_PASSWORD } })).data!.login;
       const challenge = first.__typename === 'SecondFactorRequired' ? first.challenge : '';
       secrets.add(challenge);
       expect(outcome(await stepIn.client.request(VerifySecondFactor, { input: { challenge, totpCode: '000000' } }))).toBe('InvalidSecondFactorError');

@@ -1,17 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { linkToken, startMailbox, type Mailbox, type ReceivedMail } from './helpers/mail.ts';
-import {
-  ChangeEmail,
-  EmailLogin,
-  EmailMe,
-  EmailObtainTokens,
-  EmailRegister,
-  EmailResetPassword,
-  VerifyEmail,
-} from './operations/email.ts';
+import { ChangeEmail, VerifyEmail } from './operations/email.ts';
 import { ChangePassword } from './operations/account.ts';
-import { RefreshTokenPair } from './operations/tokens.ts';
+import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
+import { Login, Me, Register } from './operations/auth.ts';
+import { ResetPassword } from './operations/passwordReset.ts';
 
 const MAIL_FROM = 'auth@example.test';
 const VERIFY_URL = 'https://app.example/verify-email?token={token}';
@@ -55,7 +49,7 @@ async function account(id: number) {
 }
 
 async function loginOutcome(email: string, password = TEST_PASSWORD) {
-  return (await app.client().request(EmailLogin, { input: { email, password } })).data?.login.__typename;
+  return (await app.client().request(Login, { input: { email, password } })).data?.login.__typename;
 }
 
 describe('changeEmail', () => {
@@ -140,7 +134,7 @@ describe('the link', () => {
     const user = await app.createUser({ email: 'alan@example.test' });
     const browser = await signedInAs(user.email);
     const laptop = await signedInAs(user.email);
-    const tokens = await app.client().request(EmailObtainTokens, { input: { email: user.email, password: TEST_PASSWORD } });
+    const tokens = await app.client().request(ObtainTokenPair, { input: { email: user.email, password: TEST_PASSWORD } });
     const { refreshToken } = tokens.data?.obtainTokens as { refreshToken: string };
     const token = await requestedToken(browser, user.email, 'alan.turing@example.test');
 
@@ -150,8 +144,8 @@ describe('the link', () => {
     expect(await account(user.id)).toEqual({ email: 'alan.turing@example.test', emailVerified: true });
 
     // The browser that opened the link stays signed in; every other sign-in has ended.
-    expect((await browser.request(EmailMe)).data?.me).toMatchObject({ email: 'alan.turing@example.test' });
-    expect((await laptop.request(EmailMe)).data?.me).toBeNull();
+    expect((await browser.request(Me)).data?.me).toMatchObject({ email: 'alan.turing@example.test' });
+    expect((await laptop.request(Me)).data?.me).toBeNull();
     expect((await app.client().request(RefreshTokenPair, { refreshToken })).data?.refreshTokens.__typename).toBe('InvalidTokenError');
     expect(await app.services.prisma.session.count({ where: { userId: user.id } })).toBe(1);
 
@@ -168,7 +162,7 @@ describe('the link', () => {
     const token = await requestedToken(browser, user.email, 'dijkstra@example.test');
     const result = await app.client().request(VerifyEmail, { token });
     expect(result.data?.verifyEmail).toMatchObject({ __typename: 'User', email: 'dijkstra@example.test' });
-    expect((await browser.request(EmailMe)).data?.me).toBeNull();
+    expect((await browser.request(Me)).data?.me).toBeNull();
     expect(await app.services.prisma.session.count({ where: { userId: user.id } })).toBe(0);
   });
 
@@ -177,13 +171,13 @@ describe('the link', () => {
     const browser = await signedInAs(user.email);
     const laptop = await signedInAs(user.email);
     const token = await requestedToken(browser, user.email, 'liskov@example.test');
-    const registered = await app.client().request(EmailRegister, { input: { email: 'liskov@example.test', password: TEST_PASSWORD } });
+    const registered = await app.client().request(Register, { input: { email: 'liskov@example.test', password: TEST_PASSWORD } });
     expect(registered.data?.register.__typename).toBe('User');
     await mailbox.next('liskov@example.test');
 
     expect((await browser.request(VerifyEmail, { token })).data?.verifyEmail).toEqual(invalidToken);
     expect(await account(user.id)).toEqual({ email: user.email, emailVerified: false });
-    expect((await laptop.request(EmailMe)).data?.me).toMatchObject({ email: user.email });
+    expect((await laptop.request(Me)).data?.me).toMatchObject({ email: user.email });
     expect(await loginOutcome(user.email)).toBe('User');
   });
 
@@ -250,7 +244,7 @@ describe('the link', () => {
   it('is no password reset token', async () => {
     const user = await app.createUser({ email: 'not-reset@example.test' });
     const token = await requestedToken(await signedInAs(user.email), user.email, 'not-reset-new@example.test');
-    const reset = await app.client().request(EmailResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
+    const reset = await app.client().request(ResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
     expect(reset.data?.resetPassword).toEqual(invalidToken);
     expect(await loginOutcome(user.email)).toBe('User');
   });
@@ -279,7 +273,7 @@ describe('rate limits', () => {
       expect(result.data?.changeEmail.__typename).toBe('InvalidCredentialsError');
     }
     // Five failures for this email from this address: sign-in and changeEmail are refused alike.
-    const login = await limited.client().request(EmailLogin, { input: { email: user.email, password: TEST_PASSWORD } });
+    const login = await limited.client().request(Login, { input: { email: user.email, password: TEST_PASSWORD } });
     expect(codes(login)).toEqual([['RATE_LIMITED', 'number']]);
     const change = await browser.request(ChangeEmail, { input: { newEmail: 'elsewhere@example.test', currentPassword: TEST_PASSWORD } });
     expect(codes(change)).toEqual([['RATE_LIMITED', 'number']]);

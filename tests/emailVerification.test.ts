@@ -3,16 +3,10 @@ import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './he
 import { capturingLogger } from './helpers/logs.ts';
 import { within } from './helpers/server.ts';
 import { closedPort, linkToken, startMailbox, waitForLogEntry, type Mailbox, type ReceivedMail } from './helpers/mail.ts';
-import {
-  EmailCreateUser,
-  EmailMe,
-  EmailRegister,
-  EmailResetPassword,
-  EmailUpdateUser,
-  SendVerificationEmail,
-  VerifyEmail,
-} from './operations/email.ts';
-import { RequestPasswordReset } from './operations/passwordReset.ts';
+import { SendVerificationEmail, VerifyEmail } from './operations/email.ts';
+import { RequestPasswordReset, ResetPassword } from './operations/passwordReset.ts';
+import { Me, Register } from './operations/auth.ts';
+import { CreateUser, UpdateUser } from './operations/users.ts';
 
 const MAIL_FROM = 'auth@example.test';
 const VERIFY_URL = 'https://app.example/verify-email?token={token}';
@@ -48,7 +42,7 @@ function verificationToken(mail: ReceivedMail): string {
 }
 
 async function register(email: string, on: TestApp = app) {
-  const result = await on.client().request(EmailRegister, { input: { email, password: TEST_PASSWORD } });
+  const result = await on.client().request(Register, { input: { email, password: TEST_PASSWORD } });
   expect(result.data?.register).toMatchObject({ __typename: 'User', emailVerified: false });
   return result.data!.register as { id: string; email: string };
 }
@@ -83,11 +77,11 @@ describe('register', () => {
 
     const browser = app.client();
     await browser.login(email, TEST_PASSWORD);
-    expect((await browser.request(EmailMe)).data?.me).toMatchObject({ emailVerified: false });
+    expect((await browser.request(Me)).data?.me).toMatchObject({ emailVerified: false });
     const result = await verify(token);
     expect(result.errors).toBeUndefined();
     expect(result.data?.verifyEmail).toMatchObject({ __typename: 'User', email, emailVerified: true });
-    expect((await browser.request(EmailMe)).data?.me).toMatchObject({ email, emailVerified: true });
+    expect((await browser.request(Me)).data?.me).toMatchObject({ email, emailVerified: true });
     const events = await app.services.prisma.authEvent.findMany({ where: { kind: 'EMAIL_VERIFIED', email }, select: { userId: true, actorId: true } });
     const { id } = await app.services.prisma.user.findUniqueOrThrow({ where: { email } });
     expect(events).toEqual([{ userId: id, actorId: id }]);
@@ -138,7 +132,7 @@ describe('register', () => {
     const email = 'renamed@example.test';
     const token = await registeredToken(email);
     const { id } = await app.services.prisma.user.findUniqueOrThrow({ where: { email } });
-    await staff.request(EmailUpdateUser, { id: String(id), input: { email: 'renamed-by-staff@example.test' } });
+    await staff.request(UpdateUser, { id: String(id), input: { email: 'renamed-by-staff@example.test' } });
     expect((await verify(token)).data?.verifyEmail).toEqual(invalidToken);
     expect(await emailVerified('renamed-by-staff@example.test')).toBe(false);
   });
@@ -154,9 +148,9 @@ describe('register', () => {
 
 describe('createUser', () => {
   it('mails the same link to an account staff made, unless they vouched for the address', async () => {
-    const plain = await staff.request(EmailCreateUser, { input: { email: 'staff-made@example.test', password: TEST_PASSWORD } });
+    const plain = await staff.request(CreateUser, { input: { email: 'staff-made@example.test', password: TEST_PASSWORD } });
     expect(plain.data?.createUser).toMatchObject({ __typename: 'User', emailVerified: false });
-    const vouched = await staff.request(EmailCreateUser, { input: { email: 'vouched@example.test', password: TEST_PASSWORD, emailVerified: true } });
+    const vouched = await staff.request(CreateUser, { input: { email: 'vouched@example.test', password: TEST_PASSWORD, emailVerified: true } });
     expect(vouched.data?.createUser).toMatchObject({ __typename: 'User', emailVerified: true });
     const token = verificationToken(await mailbox.next('staff-made@example.test'));
     expect((await verify(token)).data?.verifyEmail).toMatchObject({ email: 'staff-made@example.test', emailVerified: true });
@@ -205,7 +199,7 @@ describe('a password reset through the mailed link', () => {
     await mailbox.next(email);
     await app.client().request(RequestPasswordReset, { email });
     const token = linkToken((await mailbox.next(email)).body, RESET_URL.replace('{token}', ''));
-    const result = await app.client().request(EmailResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
+    const result = await app.client().request(ResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
     expect(result.data?.resetPassword).toMatchObject({ __typename: 'User', email, emailVerified: true });
   });
 
@@ -215,8 +209,8 @@ describe('a password reset through the mailed link', () => {
     await mailbox.next(email);
     await app.client().request(RequestPasswordReset, { email });
     const token = linkToken((await mailbox.next(email)).body, RESET_URL.replace('{token}', ''));
-    await staff.request(EmailUpdateUser, { id, input: { email: 'reset-moved@example.test' } });
-    const result = await app.client().request(EmailResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
+    await staff.request(UpdateUser, { id, input: { email: 'reset-moved@example.test' } });
+    const result = await app.client().request(ResetPassword, { input: { token, newPassword: NEW_PASSWORD } });
     expect(result.data?.resetPassword).toMatchObject({ __typename: 'User', email: 'reset-moved@example.test', emailVerified: false });
   });
 });

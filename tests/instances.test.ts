@@ -7,7 +7,7 @@ import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { ServerProcesses, type RunningServer } from './helpers/server.ts';
 import { Login, Logout, LogoutEverywhere, Me, Register } from './operations/auth.ts';
-import { ConfirmTotpSetup, StartTotpSetup, TwoStepLogin, VerifySecondFactor } from './operations/secondFactor.ts';
+import { ConfirmTotpSetup, StartTotpSetup, VerifySecondFactor } from './operations/secondFactor.ts';
 import { meOf } from './helpers/actors.ts';
 import { MySessions, RevokeSession } from './operations/account.ts';
 import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
@@ -274,7 +274,7 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       expect(confirmed.data?.confirmTotpSetup.__typename).toBe('RecoveryCodes');
 
       const browser = client(a);
-      const login = (await browser.request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data!.login;
+      const login = (await browser.request(Login, { input: { email, password: TEST_PASSWORD } })).data!.login;
       if (login.__typename !== 'SecondFactorRequired') throw new Error(`expected SecondFactorRequired, got ${login.__typename}`);
       expect(browser.cookies.has('sid')).toBe(false);
       const onB = sameBrowserOn(b, browser);

@@ -10,17 +10,8 @@ import { chromium, type Browser, type BrowserContext, type CDPSession, type Page
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { freePort } from './helpers/server.ts';
-import {
-  FinishPasskeyRegistration,
-  FinishPasskeySignIn,
-  MySecondFactors,
-  RemovePasskey,
-  SecondFactorMe,
-  StartPasskeyRegistration,
-  StartPasskeySignIn,
-  TwoStepLogin,
-  VerifySecondFactor,
-} from './operations/secondFactor.ts';
+import { FinishPasskeyRegistration, FinishPasskeySignIn, MySecondFactors, RemovePasskey, SecondFactorMe, StartPasskeyRegistration, StartPasskeySignIn, VerifySecondFactor } from './operations/secondFactor.ts';
+import { Login } from './operations/auth.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CI = process.env.CI === 'true';
@@ -136,7 +127,7 @@ describe.skipIf(skip)(skip ? `passkeys in Chromium (skipped: ${chromiumMissing})
   async function signedInTab(email: string) {
     const { id } = await app.createUser({ email });
     const opened = await tab();
-    const login = (await gql<any>(opened.page, TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data.login;
+    const login = (await gql<any>(opened.page, Login, { input: { email, password: TEST_PASSWORD } })).data.login;
     expect(login.__typename).toBe('User');
     return { ...opened, userId: id };
   }
@@ -199,7 +190,7 @@ describe.skipIf(skip)(skip ? `passkeys in Chromium (skipped: ${chromiumMissing})
     const email = 'second@passkey.test';
     const { page, userId } = await signedInTab(email);
     expect((await register(page)).__typename).toBe('Passkey');
-    const login = (await gql<any>(page, TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data.login;
+    const login = (await gql<any>(page, Login, { input: { email, password: TEST_PASSWORD } })).data.login;
     expect(login).toMatchObject({ __typename: 'SecondFactorRequired', methods: ['PASSKEY'] });
     expect(login.passkeyOptions.allowCredentials).toHaveLength(1);
     const sessions = await app.services.prisma.session.count({ where: { userId } });

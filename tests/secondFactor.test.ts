@@ -9,20 +9,9 @@ import { consumeChallenge, findChallenge } from '../src/secondFactor/challenges.
 import { SecretBox } from '../src/secondFactor/secretBox.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { staffMember } from './helpers/actors.ts';
-import {
-  ConfirmTotpSetup,
-  DisableTotp,
-  MySecondFactors,
-  RegenerateRecoveryCodes,
-  ResetSecondFactors,
-  SecondFactorEvents,
-  SecondFactorMe,
-  StartTotpSetup,
-  TwoStepLogin,
-  TwoStepObtainTokens,
-  UsersBySecondFactor,
-  VerifySecondFactor,
-} from './operations/secondFactor.ts';
+import { ConfirmTotpSetup, DisableTotp, MySecondFactors, RegenerateRecoveryCodes, ResetSecondFactors, SecondFactorEvents, SecondFactorMe, StartTotpSetup, UsersBySecondFactor, VerifySecondFactor } from './operations/secondFactor.ts';
+import { Login } from './operations/auth.ts';
+import { ObtainTokenPair } from './operations/tokens.ts';
 
 const STEP_MS = 30_000;
 
@@ -59,7 +48,7 @@ async function withTotp(email: string, confirmStep = 0) {
 }
 
 async function passwordStep(client: TestClient, email: string) {
-  const result = await client.request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } });
+  const result = await client.request(Login, { input: { email, password: TEST_PASSWORD } });
   const login = result.data!.login;
   if (login.__typename !== 'SecondFactorRequired') throw new Error(`expected SecondFactorRequired, got ${login.__typename}`);
   return { login, headers: result.headers };
@@ -85,7 +74,7 @@ describe('authenticator app set-up', () => {
 
     // Not on yet: a password alone still signs in.
     expect((await client.request(MySecondFactors)).data!.mySecondFactors).toEqual({ totpEnabled: false, recoveryCodesLeft: 0, passkeys: [] });
-    expect((await app.client().request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
+    expect((await app.client().request(Login, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
 
     const wrong = await client.request(ConfirmTotpSetup, { code: codeAt(setup.secret, 3) });
     expect(wrong.data!.confirmTotpSetup).toEqual({ __typename: 'InvalidSecondFactorError', message: 'Invalid code' });
@@ -166,7 +155,7 @@ describe('two-step sign-in', () => {
     const email = 'tokens@totp.test';
     const { secret, userId } = await withTotp(email, -1);
     const client = app.client();
-    const first = (await client.request(TwoStepObtainTokens, { input: { email, password: TEST_PASSWORD } })).data!.obtainTokens;
+    const first = (await client.request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } })).data!.obtainTokens;
     expect(first.__typename).toBe('SecondFactorRequired');
     expect(await app.services.prisma.tokenFamily.count({ where: { userId } })).toBe(0);
     const challenge = first.__typename === 'SecondFactorRequired' ? first.challenge : '';
@@ -276,7 +265,7 @@ describe('two-step sign-in', () => {
   it('reads the second-factor flag with the password hash: a sign-in without one runs no other query', async () => {
     const { email } = await app.createUser({ email: 'plain@totp.test' });
     app.sql.length = 0;
-    expect((await app.client().request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
+    expect((await app.client().request(Login, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
     const statements = [...app.sql];
     expect(statements.filter((sql) => /TotpFactor|RecoveryCode|Passkey|SecondFactorChallenge/.test(sql))).toEqual([]);
     // The password check reads the flag with the hash; the next statement already records the login.
@@ -300,7 +289,7 @@ describe('turning it off', () => {
       passkeys: [],
     });
     expect((await client.request(DisableTotp, { currentPassword: TEST_PASSWORD })).data!.disableTotp.__typename).toBe('NotFoundError');
-    expect((await app.client().request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
+    expect((await app.client().request(Login, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
     expect(await app.services.prisma.authEvent.count({ where: { userId, kind: 'SECOND_FACTOR_DISABLED' } })).toBe(1);
   });
 });
@@ -337,7 +326,7 @@ describe('staff', () => {
     const events = (await staff.request(SecondFactorEvents, { userId: String(userId), kind: 'SECOND_FACTOR_DISABLED' })).data!.authEvents;
     expect(events.edges.map((edge) => edge.node.actor?.id)).toEqual([expect.any(String)]);
     // A password alone signs in again; the old secret is gone.
-    expect((await app.client().request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
+    expect((await app.client().request(Login, { input: { email, password: TEST_PASSWORD } })).data!.login.__typename).toBe('User');
     expect(secret).toBeTruthy();
     expect(plainId).toBeGreaterThan(0);
   });
@@ -380,7 +369,7 @@ describe('rate limits', () => {
     expect((await client.request(ConfirmTotpSetup, { code: codeAt(setup.secret) })).data!.confirmTotpSetup.__typename).toBe('RecoveryCodes');
 
     const challengeFrom = async (ip: string) => {
-      const result = await limited.client({ 'x-forwarded-for': ip }).request(TwoStepLogin, { input: { email, password: TEST_PASSWORD } });
+      const result = await limited.client({ 'x-forwarded-for': ip }).request(Login, { input: { email, password: TEST_PASSWORD } });
       const login = result.data!.login;
       return login.__typename === 'SecondFactorRequired' ? login.challenge : '';
     };
@@ -420,8 +409,8 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
 
     const input = { email, password: TEST_PASSWORD };
     const starts = [
-      async (browser: TestClient) => (await browser.request(TwoStepLogin, { input })).data!.login,
-      async (browser: TestClient) => (await browser.request(TwoStepObtainTokens, { input })).data!.obtainTokens,
+      async (browser: TestClient) => (await browser.request(Login, { input })).data!.login,
+      async (browser: TestClient) => (await browser.request(ObtainTokenPair, { input })).data!.obtainTokens,
     ];
     for (const [steps, start] of starts.entries()) {
       const browser = strict.client();

@@ -19,6 +19,7 @@ describe('user(id)', () => {
       lastName: 'Lovelace',
       isStaff: false,
       isActive: false,
+      emailVerified: false,
       dateJoined: row.dateJoined.toISOString(),
       lastLogin: null,
     });

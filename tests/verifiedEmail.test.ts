@@ -9,15 +9,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
 import { createPostgresDatabase, dropPostgresDatabase, freshDatabase, testServerUrl } from './helpers/databases.ts';
-import {
-  EmailCreateUser,
-  EmailLogin,
-  EmailMe,
-  EmailObtainTokens,
-  EmailRegister,
-  EmailUpdateUser,
-  EmailUsers,
-} from './operations/email.ts';
+import { Login, Me, Register } from './operations/auth.ts';
+import { CreateUser, UpdateUser, Users } from './operations/users.ts';
+import { ObtainTokenPair } from './operations/tokens.ts';
 
 /** Just what the migration check needs of better-sqlite3 (which has no bundled types). */
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => {
@@ -41,40 +35,40 @@ describe('User.emailVerified', () => {
   afterAll(() => app?.stop());
 
   it('is false after register, for the user and for staff', async () => {
-    const registered = await app.client().request(EmailRegister, { input: { email: 'Fresh@Example.com', password: TEST_PASSWORD } });
+    const registered = await app.client().request(Register, { input: { email: 'Fresh@Example.com', password: TEST_PASSWORD } });
     expect(registered.data?.register).toMatchObject({ __typename: 'User', email: 'fresh@example.com', emailVerified: false });
 
     // Enforcement is off by default: an unverified account signs in as before.
     const member = app.client();
-    const login = await member.request(EmailLogin, { input: { email: 'fresh@example.com', password: TEST_PASSWORD } });
+    const login = await member.request(Login, { input: { email: 'fresh@example.com', password: TEST_PASSWORD } });
     expect(login.data?.login).toMatchObject({ __typename: 'User', emailVerified: false });
-    expect((await member.request(EmailMe)).data?.me).toMatchObject({ email: 'fresh@example.com', emailVerified: false });
-    const tokens = await app.client().request(EmailObtainTokens, { input: { email: 'fresh@example.com', password: TEST_PASSWORD } });
+    expect((await member.request(Me)).data?.me).toMatchObject({ email: 'fresh@example.com', emailVerified: false });
+    const tokens = await app.client().request(ObtainTokenPair, { input: { email: 'fresh@example.com', password: TEST_PASSWORD } });
     expect(tokens.data?.obtainTokens).toMatchObject({ __typename: 'TokenPair', user: { emailVerified: false } });
   });
 
   it('is set by staff in createUser (default false) and updateUser', async () => {
-    const created = await staff.request(EmailCreateUser, { input: { email: 'vouched@example.com', password: TEST_PASSWORD, emailVerified: true } });
+    const created = await staff.request(CreateUser, { input: { email: 'vouched@example.com', password: TEST_PASSWORD, emailVerified: true } });
     expect(created.data?.createUser).toMatchObject({ __typename: 'User', emailVerified: true });
-    const plain = await staff.request(EmailCreateUser, { input: { email: 'plain@example.com', password: TEST_PASSWORD } });
+    const plain = await staff.request(CreateUser, { input: { email: 'plain@example.com', password: TEST_PASSWORD } });
     expect(plain.data?.createUser).toMatchObject({ __typename: 'User', emailVerified: false });
 
     const id = (plain.data?.createUser as { id: string }).id;
-    const verified = await staff.request(EmailUpdateUser, { id, input: { emailVerified: true } });
+    const verified = await staff.request(UpdateUser, { id, input: { emailVerified: true } });
     expect(verified.data?.updateUser).toMatchObject({ __typename: 'User', emailVerified: true });
-    const names = await staff.request(EmailUpdateUser, { id, input: { firstName: 'Plain' } });
+    const names = await staff.request(UpdateUser, { id, input: { firstName: 'Plain' } });
     expect(names.data?.updateUser).toMatchObject({ emailVerified: true });
-    const unverified = await staff.request(EmailUpdateUser, { id, input: { emailVerified: false } });
+    const unverified = await staff.request(UpdateUser, { id, input: { emailVerified: false } });
     expect(unverified.data?.updateUser).toMatchObject({ emailVerified: false });
   });
 
   it('goes back to false when staff change the email, unless they vouch for the new one', async () => {
     const { id } = await app.createUser({ email: 'moving@example.com', emailVerified: true });
-    const moved = await staff.request(EmailUpdateUser, { id: String(id), input: { email: 'moved@example.com' } });
+    const moved = await staff.request(UpdateUser, { id: String(id), input: { email: 'moved@example.com' } });
     expect(moved.data?.updateUser).toMatchObject({ email: 'moved@example.com', emailVerified: false });
-    const vouched = await staff.request(EmailUpdateUser, { id: String(id), input: { email: 'vouched-move@example.com', emailVerified: true } });
+    const vouched = await staff.request(UpdateUser, { id: String(id), input: { email: 'vouched-move@example.com', emailVerified: true } });
     expect(vouched.data?.updateUser).toMatchObject({ email: 'vouched-move@example.com', emailVerified: true });
-    const same = await staff.request(EmailUpdateUser, { id: String(id), input: { email: 'VOUCHED-MOVE@example.com' } });
+    const same = await staff.request(UpdateUser, { id: String(id), input: { email: 'VOUCHED-MOVE@example.com' } });
     expect(same.data?.updateUser).toMatchObject({ email: 'vouched-move@example.com', emailVerified: true });
   });
 
@@ -83,7 +77,7 @@ describe('User.emailVerified', () => {
     await app.createUser({ email: 'filter-no-1@filter.test' });
     await app.createUser({ email: 'filter-no-2@filter.test' });
     const emails = async (emailVerified: boolean | null) => {
-      const result = await staff.request(EmailUsers, { filter: { search: 'filter.test', emailVerified } });
+      const result = await staff.request(Users, { first: 100, filter: { search: 'filter.test', emailVerified } });
       expect(result.errors).toBeUndefined();
       const page = result.data!.users;
       expect(page.totalCount).toBe(page.edges.length);
@@ -114,14 +108,14 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
   it('answers a right password of an unverified account with EmailNotVerifiedError and starts no session', async () => {
     const user = await app.createUser({ email: 'unverified@example.com' });
     const browser = app.client();
-    const login = await browser.request(EmailLogin, { input: { email: user.email, password: TEST_PASSWORD } });
+    const login = await browser.request(Login, { input: { email: user.email, password: TEST_PASSWORD } });
     expect(login.errors).toBeUndefined();
     expect(login.data?.login).toEqual(notVerified);
     expect(login.headers.getSetCookie()).toEqual([]);
     expect(browser.cookies.size).toBe(0);
-    expect((await browser.request(EmailMe)).data?.me).toBeNull();
+    expect((await browser.request(Me)).data?.me).toBeNull();
 
-    const tokens = await app.client().request(EmailObtainTokens, { input: { email: user.email, password: TEST_PASSWORD } });
+    const tokens = await app.client().request(ObtainTokenPair, { input: { email: user.email, password: TEST_PASSWORD } });
     expect(tokens.errors).toBeUndefined();
     expect(tokens.data?.obtainTokens).toEqual(notVerified);
     expect(JSON.stringify(tokens)).not.toMatch(/accessToken|refreshToken/);
@@ -137,9 +131,9 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
   it('still answers a wrong password with InvalidCredentialsError, so a guesser learns nothing', async () => {
     const user = await app.createUser({ email: 'unverified-guess@example.com' });
     for (const email of [user.email, 'nobody@example.com']) {
-      const login = await app.client().request(EmailLogin, { input: { email, password: WRONG_PASSWORD } });
+      const login = await app.client().request(Login, { input: { email, password: WRONG_PASSWORD } });
       expect(login.data?.login).toEqual(invalidCredentials);
-      const tokens = await app.client().request(EmailObtainTokens, { input: { email, password: WRONG_PASSWORD } });
+      const tokens = await app.client().request(ObtainTokenPair, { input: { email, password: WRONG_PASSWORD } });
       expect(tokens.data?.obtainTokens).toEqual(invalidCredentials);
     }
     expect(await signInsOf(user.id)).toEqual({ sessions: 0, families: 0 });
@@ -148,10 +142,10 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
   it('signs in a verified account as usual', async () => {
     const user = await app.createUser({ email: 'verified@example.com', emailVerified: true });
     const browser = app.client();
-    const login = await browser.request(EmailLogin, { input: { email: user.email, password: TEST_PASSWORD } });
+    const login = await browser.request(Login, { input: { email: user.email, password: TEST_PASSWORD } });
     expect(login.data?.login).toMatchObject({ __typename: 'User', emailVerified: true, lastLogin: expect.any(String) });
-    expect((await browser.request(EmailMe)).data?.me).toMatchObject({ email: user.email });
-    const tokens = await app.client().request(EmailObtainTokens, { input: { email: user.email, password: TEST_PASSWORD } });
+    expect((await browser.request(Me)).data?.me).toMatchObject({ email: user.email });
+    const tokens = await app.client().request(ObtainTokenPair, { input: { email: user.email, password: TEST_PASSWORD } });
     expect(tokens.data?.obtainTokens).toMatchObject({ __typename: 'TokenPair', user: { emailVerified: true } });
     expect(await signInsOf(user.id)).toMatchObject({ sessions: 1, families: 1 });
   });
@@ -162,9 +156,9 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
     await admin.login(staff.email, TEST_PASSWORD);
     const user = await app.createUser({ email: 'later@example.com' });
     const input = { email: user.email, password: TEST_PASSWORD };
-    expect((await app.client().request(EmailLogin, { input })).data?.login).toEqual(notVerified);
-    await admin.request(EmailUpdateUser, { id: String(user.id), input: { emailVerified: true } });
-    expect((await app.client().request(EmailLogin, { input })).data?.login).toMatchObject({ __typename: 'User' });
+    expect((await app.client().request(Login, { input })).data?.login).toEqual(notVerified);
+    await admin.request(UpdateUser, { id: String(user.id), input: { emailVerified: true } });
+    expect((await app.client().request(Login, { input })).data?.login).toMatchObject({ __typename: 'User' });
   });
 });
 
@@ -200,7 +194,7 @@ describe('npm run create-admin', () => {
       const served = await startTestApp({ DATABASE_URL: database.url, REQUIRE_VERIFIED_EMAIL: 'true' });
       try {
         for (const email of ['first-admin@example.com', 'promoted@example.com']) {
-          const login = await served.client().request(EmailLogin, { input: { email, password: TEST_PASSWORD } });
+          const login = await served.client().request(Login, { input: { email, password: TEST_PASSWORD } });
           expect(login.data?.login, email).toMatchObject({ __typename: 'User', email, emailVerified: true });
         }
       } finally {

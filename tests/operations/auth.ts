@@ -9,6 +9,7 @@ export const UserFields = graphql(`
     lastName
     isStaff
     isActive
+    emailVerified
     dateJoined
     lastLogin
   }
@@ -27,6 +28,16 @@ export const ErrorFields = graphql(`
   }
 `);
 
+/** What a sign-in that needs a second step answers. */
+export const SecondFactorRequiredFields = graphql(`
+  fragment SecondFactorRequiredFields on SecondFactorRequired {
+    challenge
+    methods
+    expiresAt
+    passkeyOptions
+  }
+`);
+
 export const Register = graphql(`
   mutation Register($input: RegisterInput!) {
     register(input: $input) {
@@ -42,6 +53,7 @@ export const Login = graphql(`
     login(input: $input) {
       __typename
       ...UserFields
+      ...SecondFactorRequiredFields
       ...ErrorFields
     }
   }

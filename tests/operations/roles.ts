@@ -8,22 +8,12 @@ export const UserRolesFields = graphql(`
     roles
   }
 `);
-
-export const RolesValidationErrorFields = graphql(`
-  fragment RolesValidationErrorFields on ValidationError {
-    message
-    fieldErrors {
-      field
-      messages
-    }
-  }
-`);
 export const CreateUserWithRoles = graphql(`
   mutation CreateUserWithRoles($input: CreateUserInput!) {
     createUser(input: $input) {
       __typename
       ...UserRolesFields
-      ...RolesValidationErrorFields
+      ...ErrorFields
     }
   }
 `);
@@ -33,10 +23,7 @@ export const UpdateUserRoles = graphql(`
     updateUser(id: $id, input: $input) {
       __typename
       ...UserRolesFields
-      ...RolesValidationErrorFields
-      ... on NotFoundError {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);

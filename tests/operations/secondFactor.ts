@@ -1,73 +1,13 @@
-// GraphQL documents of the second-factor tests (tests/secondFactor.test.ts, tests/passkeys.test.ts).
+// Second factor: authenticator apps (TOTP), recovery codes, passkeys, and what staff see and reset.
 import { graphql } from '../generated/gql.ts';
-
-export const SignInResultFields = graphql(`
-  fragment SignInResultFields on SecondFactorRequired {
-    challenge
-    methods
-    expiresAt
-    passkeyOptions
-  }
-`);
-
-export const TwoStepLogin = graphql(`
-  mutation TwoStepLogin($input: LoginInput!) {
-    login(input: $input) {
-      __typename
-      ... on User {
-        id
-        email
-      }
-      ... on SecondFactorRequired {
-        ...SignInResultFields
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
-
-export const TwoStepObtainTokens = graphql(`
-  mutation TwoStepObtainTokens($input: LoginInput!) {
-    obtainTokens(input: $input) {
-      __typename
-      ... on TokenPair {
-        accessToken
-        refreshToken
-        user {
-          id
-        }
-      }
-      ... on SecondFactorRequired {
-        ...SignInResultFields
-      }
-      ... on Error {
-        message
-      }
-    }
-  }
-`);
 
 export const VerifySecondFactor = graphql(`
   mutation VerifySecondFactor($input: VerifySecondFactorInput!) {
     verifySecondFactor(input: $input) {
       __typename
-      ... on User {
-        id
-        email
-        lastLogin
-      }
-      ... on TokenPair {
-        accessToken
-        refreshToken
-        user {
-          id
-        }
-      }
-      ... on Error {
-        message
-      }
+      ...UserFields
+      ...TokenPairFields
+      ...ErrorFields
     }
   }
 `);
@@ -109,9 +49,7 @@ export const ConfirmTotpSetup = graphql(`
       ... on RecoveryCodes {
         codes
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -123,9 +61,7 @@ export const DisableTotp = graphql(`
       ... on SecondFactors {
         ...FactorsFields
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -137,9 +73,7 @@ export const RegenerateRecoveryCodes = graphql(`
       ... on RecoveryCodes {
         codes
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -163,9 +97,7 @@ export const FinishPasskeyRegistration = graphql(`
         createdAt
         lastUsedAt
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -177,9 +109,7 @@ export const RemovePasskey = graphql(`
       ... on SecondFactors {
         ...FactorsFields
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -197,20 +127,9 @@ export const FinishPasskeySignIn = graphql(`
   mutation FinishPasskeySignIn($input: FinishPasskeySignInInput!) {
     finishPasskeySignIn(input: $input) {
       __typename
-      ... on User {
-        id
-        email
-      }
-      ... on TokenPair {
-        accessToken
-        refreshToken
-        user {
-          id
-        }
-      }
-      ... on Error {
-        message
-      }
+      ...UserFields
+      ...TokenPairFields
+      ...ErrorFields
     }
   }
 `);
@@ -247,9 +166,7 @@ export const ResetSecondFactors = graphql(`
         id
         hasSecondFactor
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);

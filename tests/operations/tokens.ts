@@ -7,8 +7,7 @@ export const TokenPairFields = graphql(`
     accessTokenExpiresAt
     refreshToken
     user {
-      id
-      email
+      ...UserFields
     }
   }
 `);
@@ -18,9 +17,8 @@ export const ObtainTokenPair = graphql(`
     obtainTokens(input: $input) {
       __typename
       ...TokenPairFields
-      ... on Error {
-        message
-      }
+      ...SecondFactorRequiredFields
+      ...ErrorFields
     }
   }
 `);
@@ -30,9 +28,7 @@ export const RefreshTokenPair = graphql(`
     refreshTokens(refreshToken: $refreshToken) {
       __typename
       ...TokenPairFields
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
