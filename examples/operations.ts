@@ -3,23 +3,40 @@
 // writes to (e.g. './gql'); the rest of this file is copied unchanged.
 import { graphql } from './generated/gql';
 
+export const SignedInUser = graphql(`
+  fragment SignedInUser on User {
+    id
+    email
+    firstName
+    lastName
+    isStaff
+  }
+`);
+
+/** What the API sends with a sign-in that needs a second step (see SecondStep). */
+export const SecondStepNeeded = graphql(`
+  fragment SecondStepNeeded on SecondFactorRequired {
+    challenge
+    methods
+    expiresAt
+    passkeyOptions
+  }
+`);
+
+export const IssuedTokens = graphql(`
+  fragment IssuedTokens on TokenPair {
+    accessToken
+    accessTokenExpiresAt
+    refreshToken
+  }
+`);
+
 export const SignIn = graphql(`
   mutation SignIn($input: LoginInput!) {
     login(input: $input) {
       __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-      }
-      ... on SecondFactorRequired {
-        challenge
-        methods
-        expiresAt
-        passkeyOptions
-      }
+      ...SignedInUser
+      ...SecondStepNeeded
       ... on Error {
         message
       }
@@ -30,11 +47,7 @@ export const SignIn = graphql(`
 export const CurrentUser = graphql(`
   query CurrentUser {
     me {
-      id
-      email
-      firstName
-      lastName
-      isStaff
+      ...SignedInUser
     }
   }
 `);
@@ -51,24 +64,13 @@ export const SignInWithTokens = graphql(`
   mutation SignInWithTokens($input: LoginInput!) {
     obtainTokens(input: $input) {
       __typename
+      ...IssuedTokens
       ... on TokenPair {
-        accessToken
-        accessTokenExpiresAt
-        refreshToken
         user {
-          id
-          email
-          firstName
-          lastName
-          isStaff
+          ...SignedInUser
         }
       }
-      ... on SecondFactorRequired {
-        challenge
-        methods
-        expiresAt
-        passkeyOptions
-      }
+      ...SecondStepNeeded
       ... on Error {
         message
       }
@@ -80,11 +82,7 @@ export const RenewTokens = graphql(`
   mutation RenewTokens($refreshToken: String!) {
     refreshTokens(refreshToken: $refreshToken) {
       __typename
-      ... on TokenPair {
-        accessToken
-        accessTokenExpiresAt
-        refreshToken
-      }
+      ...IssuedTokens
       ... on Error {
         message
       }
@@ -97,18 +95,8 @@ export const SecondStep = graphql(`
   mutation SecondStep($input: VerifySecondFactorInput!) {
     verifySecondFactor(input: $input) {
       __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-      }
-      ... on TokenPair {
-        accessToken
-        accessTokenExpiresAt
-        refreshToken
-      }
+      ...SignedInUser
+      ...IssuedTokens
       ... on Error {
         message
       }
@@ -129,18 +117,8 @@ export const PasskeyFinish = graphql(`
   mutation PasskeyFinish($input: FinishPasskeySignInInput!) {
     finishPasskeySignIn(input: $input) {
       __typename
-      ... on User {
-        id
-        email
-        firstName
-        lastName
-        isStaff
-      }
-      ... on TokenPair {
-        accessToken
-        accessTokenExpiresAt
-        refreshToken
-      }
+      ...SignedInUser
+      ...IssuedTokens
       ... on Error {
         message
       }
