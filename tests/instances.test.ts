@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TEST_PASSWORD, TestClient } from './helpers/app.ts';
 import { freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { ServerProcesses, type RunningServer } from './helpers/server.ts';
-import { Login, Logout, LogoutEverywhere, Me, Register } from './operations/auth.ts';
+import { Login, Logout, LogoutEverywhere, Register } from './operations/auth.ts';
 import { ConfirmTotpSetup, StartTotpSetup, VerifySecondFactor } from './operations/secondFactor.ts';
-import { meOf } from './helpers/actors.ts';
+import { meOf, tokenPairOf } from './helpers/actors.ts';
 import { MySessions, RevokeSession } from './operations/account.ts';
-import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
+import { RefreshTokenPair } from './operations/tokens.ts';
 import { UpdateUser } from './operations/users.ts';
 
 const SECRET = 'instances-test-secret-0123456789abcdef';
@@ -51,11 +51,8 @@ async function registerUser(server: RunningServer, prefix: string): Promise<{ id
   return { id: register.id, email };
 }
 
-async function obtainTokens(server: RunningServer, email: string) {
-  const result = await client(server).request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
-  const pair = result.data?.obtainTokens;
-  if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens ${email}: ${JSON.stringify(result)}`);
-  return pair;
+function obtainTokens(server: RunningServer, email: string) {
+  return tokenPairOf(client(server), email);
 }
 
 const TITLE = 'two server processes sharing one PostgreSQL';

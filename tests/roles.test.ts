@@ -11,8 +11,8 @@ import {
   UserRolesById,
   UsersWithRole,
 } from './operations/roles.ts';
-import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
-import { staffMember } from './helpers/actors.ts';
+import { RefreshTokenPair } from './operations/tokens.ts';
+import { staffMember, tokenClient, tokenPairOf } from './helpers/actors.ts';
 
 const ROLE_RULE = 'is not a valid role: a lower-case letter, then up to 63 lower-case letters, digits, or _ : . -';
 
@@ -163,9 +163,8 @@ describe('User.roles', () => {
     const byCookie = await cookie.request(MyRoles);
     expect(byCookie.errors).toBeUndefined();
     expect(byCookie.data?.me).toMatchObject({ email: 'own@example.com', roles: ['alpha', 'zeta'] });
-    const pair = await app.client().request(ObtainTokenPair, { input: { email: 'own@example.com', password: TEST_PASSWORD } });
-    if (pair.data?.obtainTokens.__typename !== 'TokenPair') throw new Error('obtainTokens failed');
-    const byToken = await app.client({ authorization: `Bearer ${pair.data.obtainTokens.accessToken}` }).request(MyRoles);
+    const pair = await tokenPairOf(app.client(), 'own@example.com');
+    const byToken = await tokenClient(app, pair.accessToken).request(MyRoles);
     expect(byToken.errors).toBeUndefined();
     expect(byToken.data?.me?.roles).toEqual(['alpha', 'zeta']);
   });
@@ -217,9 +216,7 @@ describe('users(filter: { role })', () => {
 describe('roles in access tokens', () => {
   it('a change reaches the user’s next access token; the current one keeps what it said', async () => {
     const { id } = await createOk('token-roles@example.com', ['reader']);
-    const obtained = await app.client().request(ObtainTokenPair, { input: { email: 'token-roles@example.com', password: TEST_PASSWORD } });
-    if (obtained.data?.obtainTokens.__typename !== 'TokenPair') throw new Error('obtainTokens failed');
-    const before = obtained.data.obtainTokens;
+    const before = await tokenPairOf(app.client(), 'token-roles@example.com');
     expect(decodeJwt(before.accessToken)).toMatchObject({ roles: ['reader'], scope: 'role:reader' });
 
     await setRoles(id, ['writer', 'auditor'], { isStaff: true });
@@ -233,8 +230,7 @@ describe('roles in access tokens', () => {
     });
 
     await setRoles(id, [], { isStaff: false });
-    const again = await app.client().request(ObtainTokenPair, { input: { email: 'token-roles@example.com', password: TEST_PASSWORD } });
-    if (again.data?.obtainTokens.__typename !== 'TokenPair') throw new Error('obtainTokens failed');
-    expect(decodeJwt(again.data.obtainTokens.accessToken)).toMatchObject({ roles: [], scope: '' });
+    const again = await tokenPairOf(app.client(), 'token-roles@example.com');
+    expect(decodeJwt(again.accessToken)).toMatchObject({ roles: [], scope: '' });
   });
 });

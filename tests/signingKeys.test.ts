@@ -14,8 +14,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretKid } from '../src/signingKeys.ts';
 import { Me } from './operations/auth.ts';
-import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
+import { RefreshTokenPair } from './operations/tokens.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+import { tokenPairOf } from './helpers/actors.ts';
 
 const ISSUER = 'https://auth.example.test';
 const AUDIENCE = 'https://graph.example.test';
@@ -42,9 +43,7 @@ async function thumbprint(key: KeyObject): Promise<string> {
 }
 
 async function obtain(app: TestApp, email: string): Promise<Pair> {
-  const result = await app.client().request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
-  if (result.data?.obtainTokens.__typename !== 'TokenPair') throw new Error(`obtainTokens: ${JSON.stringify(result)}`);
-  return result.data.obtainTokens;
+  return tokenPairOf(app.client(), email);
 }
 
 async function refresh(app: TestApp, refreshToken: string): Promise<Pair> {

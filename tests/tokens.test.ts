@@ -1,9 +1,9 @@
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digest } from '../src/opaqueTokens.ts';
-import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
+import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { Logout, Me } from './operations/auth.ts';
-import { tokenClient } from './helpers/actors.ts';
+import { tokenClient, tokenPairOf } from './helpers/actors.ts';
 import { ObtainTokenPair, RefreshTokenPair } from './operations/tokens.ts';
 import { UpdateUser, UserCount } from './operations/users.ts';
 
@@ -21,9 +21,7 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 async function obtain(email: string, password = TEST_PASSWORD): Promise<Pair> {
-  const result = await app.client().request(ObtainTokenPair, { input: { email, password } });
-  expect(result.data?.obtainTokens.__typename).toBe('TokenPair');
-  return result.data!.obtainTokens as Pair;
+  return tokenPairOf(app.client(), email, password);
 }
 
 async function refresh(refreshToken: string) {

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangePassword, MySessions, RevokeSession, UpdateMe } from '../operations/account.ts';
 import { Login, LogoutEverywhere } from '../operations/auth.ts';
-import { ObtainTokenPair, RefreshTokenPair } from '../operations/tokens.ts';
-import { browserOf, meOf, tokenClient } from './actors.ts';
+import { RefreshTokenPair } from '../operations/tokens.ts';
+import { browserOf, meOf, tokenClient, tokenPairOf } from './actors.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './app.ts';
 
 export const NEW_PASSWORD = 'Plaid-Otter-Umbrella-47';
@@ -57,9 +57,7 @@ export interface TokenSignIn {
 }
 
 export async function tokenSignIn(email: string, userAgent = 'App/1.0'): Promise<TokenSignIn> {
-  const result = await client({ 'user-agent': userAgent }).request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
-  const pair = result.data?.obtainTokens;
-  if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens failed for ${email}`);
+  const pair = await tokenPairOf(client({ 'user-agent': userAgent }), email);
   return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, bearer: tokenClient({ client }, pair.accessToken) };
 }
 

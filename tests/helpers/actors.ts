@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import { Login, Me } from '../operations/auth.ts';
+import { ObtainTokenPair } from '../operations/tokens.ts';
 import { TEST_PASSWORD, type TestApp, type TestClient } from './app.ts';
 
 // The people tests act as, built on startTestApp's client() and signedIn(): a browser (a client
@@ -15,6 +16,14 @@ export async function browserOf(app: Pick<TestApp, 'client'>, email: string, pas
 /** A client that sends the access token in the Authorization header, and no cookie. */
 export function tokenClient(app: Pick<TestApp, 'client'>, accessToken: string, headers: Record<string, string> = {}): TestClient {
   return app.client({ ...headers, authorization: `Bearer ${accessToken}` });
+}
+
+/** Signs in with obtainTokens from this client and returns the token pair (throws on any other answer). */
+export async function tokenPairOf(client: TestClient, email: string, password = TEST_PASSWORD) {
+  const result = await client.request(ObtainTokenPair, { input: { email, password } });
+  const pair = result.data?.obtainTokens;
+  if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens failed for ${email}: ${JSON.stringify(result)}`);
+  return pair;
 }
 
 /** A browser signed in as a new staff member. */

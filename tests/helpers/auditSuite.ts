@@ -5,8 +5,8 @@ import type { AuthEventKind } from '../../src/audit.ts';
 import { digest } from '../../src/opaqueTokens.ts';
 import { AuthEvents } from '../operations/audit.ts';
 import { Login } from '../operations/auth.ts';
-import { ObtainTokenPair, RefreshTokenPair } from '../operations/tokens.ts';
-import { staffMember } from './actors.ts';
+import { RefreshTokenPair } from '../operations/tokens.ts';
+import { staffMember, tokenPairOf } from './actors.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './app.ts';
 
 export const WRONG_PASSWORD = 'Wrong-Password-123';
@@ -84,9 +84,7 @@ export async function login(from: Visitor, email: string, password = TEST_PASSWO
 }
 
 export async function obtainTokens(from: Visitor, email: string) {
-  const result = await from.client.request(ObtainTokenPair, { input: { email, password: TEST_PASSWORD } });
-  const pair = result.data?.obtainTokens;
-  if (pair?.__typename !== 'TokenPair') throw new Error(`obtainTokens failed: ${JSON.stringify(result)}`);
+  const pair = await tokenPairOf(from.client, email);
   rememberToken(pair.accessToken);
   rememberToken(pair.refreshToken);
   return pair;
