@@ -1,5 +1,6 @@
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { freePort } from './server.ts';
 
 const MAIL_TIMEOUT_MS = 5_000;
 
@@ -127,13 +128,7 @@ export async function startMailbox(port = 0) {
 }
 
 /** A loopback port nothing listens on: an SMTP server that is down. */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export const closedPort = freePort;
 
 /** The token of the first link in `text` that starts with `prefix` (a URL template up to `{token}`). */
 export function linkToken(text: string, prefix: string): string {
