@@ -9,6 +9,7 @@ import * as apollo from '../examples/apollo.ts';
 import { memoryTokenStore, storageTokenStore, type Tokens, type TokenStore } from '../examples/tokens.ts';
 import * as urql from '../examples/urql.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+import { tokenClient } from './helpers/actors.ts';
 import { browserishFetch } from './helpers/browserishFetch.ts';
 import { LogoutEverywhere, Me } from './operations/auth.ts';
 import { ConfirmTotpSetup, StartTotpSetup } from './operations/secondFactor.ts';
@@ -143,12 +144,7 @@ async function expiredSignIn(library: Library, name: string) {
   expect((await client.obtainTokens(email, TEST_PASSWORD)).__typename).toBe('TokenPair');
   const first = store.get()!;
   await waitUntil(() => Date.now() > Date.parse(first.accessTokenExpiresAt) + 10);
-  const check = await fetch(`${shortLived.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${first.accessToken}` },
-    body: JSON.stringify({ query: '{ me { id } }' }),
-  });
-  expect(await check.json()).toEqual({ data: { me: null } });
+  expect((await tokenClient(shortLived, first.accessToken).request(Me)).data).toEqual({ me: null });
   http.sent.length = 0;
   return { email, store, http, client, first };
 }

@@ -11,7 +11,9 @@ import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT }
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printedSubgraphSchema } from '../src/schema/index.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
+import { tokenClient } from './helpers/actors.ts';
 import { startOrdersSubgraph, type OrdersSubgraph } from './helpers/ordersSubgraph.ts';
+import { Me } from './operations/auth.ts';
 import { FederationTokens } from './operations/federation.ts';
 import { ADA_ORDERS, ORDER_WITH_CUSTOMER, ORDER_INTERNAL_NOTE } from './operations/gateway.ts';
 
@@ -164,6 +166,6 @@ describe('a supergraph of this service and an orders subgraph, behind Hive Gatew
     expect(status).toBe(401);
     expect(orders.requests).toEqual([]);
     // And this service refuses it too, were it sent there directly: anonymous.
-    expect((await app.client({ authorization: `Bearer ${forged}` }).raw('{ me { id } }')).data).toEqual({ me: null });
+    expect((await tokenClient(app, forged).request(Me)).data).toEqual({ me: null });
   });
 });
