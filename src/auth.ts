@@ -2,7 +2,7 @@ import { InvalidCredentialsError, ValidationError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
-import { endSessions, type Credential } from './userSessions.ts';
+import { endSessions, type Credential } from './sessions.ts';
 
 export type Authentication =
   /** The password was right and nothing more is asked: the login is recorded. */

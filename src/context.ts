@@ -1,44 +1,22 @@
-import type { Request, Response } from 'express';
-import type { Logger } from 'pino';
-import type { AuditLog, AuthEventRecord } from './audit.ts';
-import type { BackgroundTasks } from './background.ts';
-import type { Config } from './config.ts';
-import type { Database, DirectReads } from './db.ts';
-import type { Mailer } from './mail.ts';
-import type { PasswordHasher } from './passwords/hasher.ts';
-import type { SignInStepDeps } from './secondFactor/signInStep.ts';
-import { RateLimitedError, type Operation, type RateLimits, type Subject } from './rateLimits.ts';
-import { sessionUser } from './sessionStore.ts';
-import type { TokenService } from './tokens.ts';
+import type { AuthEventRecord } from './audit.ts';
+import { clientInfo, cookieSession, type CookieSession, type HttpRequest, type ServerContext } from './http/request.ts';
+import { RateLimitedError, type Operation, type Subject } from './rateLimits.ts';
+import type { Services } from './services.ts';
+import { sessionKey, type Credential } from './sessions.ts';
+import type { ClientInfo } from './tokens.ts';
 import type { PublicUser } from './users.ts';
-import { clientInfo, sessionKey, type Credential } from './userSessions.ts';
-
-/** What every request's resolvers share: the app's services plus the request itself. */
-export interface Services {
-  config: Config;
-  prisma: Database;
-  hasher: PasswordHasher;
-  tokens: TokenService;
-  mailer: Mailer;
-  rateLimits: RateLimits;
-  audit: AuditLog;
-  logger: Logger;
-  /** Prepared reads without Prisma, for the hottest lookups (see `DirectReads`). */
-  directReads: DirectReads;
-  /** TOTP secrets' encryption and the passkeys' relying party. */
-  secondFactors: SignInStepDeps;
-  /** Work that outlives its request (mails); close() waits for it. */
-  background: BackgroundTasks;
-}
 
 export interface Viewer {
   id: number;
   isStaff: boolean;
 }
 
+/** What a request's resolvers see: the app's services, who is asking, and how. */
 export interface Context extends Services {
-  req: Request;
-  res: Response;
+  /** The client's address and user agent, as recorded with sessions and auth events. */
+  client: ClientInfo;
+  /** The request's cookie session, to start at sign-in and end at sign-out. */
+  cookieSession: CookieSession;
   /** The signed-in user's id, or null for anonymous requests. */
   userId: number | null;
   /** How this request is signed in, or null. */
@@ -65,8 +43,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
  * A bearer token, when sent, is the request's only credential: an invalid one makes the request
  * anonymous rather than falling back to a cookie.
  */
-async function authenticate(services: Services, req: Request): Promise<{ userId: number; credential: Credential } | null> {
-  const authorization = req.get('authorization');
+async function authenticate(services: Services, req: HttpRequest): Promise<{ userId: number; credential: Credential } | null> {
+  const authorization = req.headers.authorization;
   if (authorization !== undefined) {
     const token = BEARER.exec(authorization)?.[1];
     const claims = token ? await services.tokens.verify(token) : null;
@@ -76,13 +54,16 @@ async function authenticate(services: Services, req: Request): Promise<{ userId:
   return userId === undefined ? null : { userId, credential: { kind: 'cookie', sessionKey: sessionKey(req.sessionID) } };
 }
 
-export async function createContext(services: Services, req: Request, res: Response): Promise<Context> {
+export async function createContext(services: Services, server: ServerContext): Promise<Context> {
+  const { req } = server;
   const auth = await authenticate(services, req);
   const userId = auth?.userId ?? null;
-  const loaded = auth?.credential.kind === 'cookie' ? sessionUser(req) : undefined;
+  // The row the session store read with the session (absent for a session started meanwhile).
+  const loaded = auth?.credential.kind === 'cookie' ? req.session.user : undefined;
   const signedInUser = loaded === null || loaded?.id === userId ? loaded : undefined;
+  const client = clientInfo(req);
   let viewer: Promise<Viewer | null> | undefined;
-  const record = (event: AuthEventRecord) => services.audit.record({ actorId: userId, ...clientInfo(req), ...event });
+  const record = (event: AuthEventRecord) => services.audit.record({ actorId: userId, ...client, ...event });
   /** The account an attempt was about: the email's owner when one was tried, else the signed-in user. */
   const subjectAccount = async ({ email, userId: about }: { email?: string; userId?: number }) =>
     email === undefined
@@ -90,8 +71,8 @@ export async function createContext(services: Services, req: Request, res: Respo
       : ((await services.prisma.user.findUnique({ where: { email }, select: { id: true } }).catch(() => null))?.id ?? null);
   return {
     ...services,
-    req,
-    res,
+    client,
+    cookieSession: cookieSession(server, { name: services.config.sessionCookieName, production: services.config.production }),
     userId,
     credential: auth?.credential ?? null,
     sessionUser: signedInUser,

@@ -8,7 +8,7 @@ import { Prisma } from './generated/prisma/client.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { emailProblems, normalizeEmail, publicUserColumns, type PublicUser } from './users.ts';
-import { endSessions, type Credential } from './userSessions.ts';
+import { endSessions, type Credential } from './sessions.ts';
 
 type MailServices = {
   prisma: Database;

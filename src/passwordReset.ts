@@ -5,7 +5,7 @@ import type { BackgroundTasks } from './background.ts';
 import { consumeEmailToken, emailTokenLink, findEmailToken, issueEmailToken } from './emailTokens.ts';
 import { InvalidTokenError, ValidationError } from './errors.ts';
 import { passwordProblems } from './passwords/policy.ts';
-import { endSessions } from './userSessions.ts';
+import { endSessions } from './sessions.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
 
 interface ResetServices extends AccountDeps {

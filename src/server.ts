@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import type { Server, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -39,8 +39,8 @@ async function main(): Promise<void> {
     logger.fatal(expected ? `cannot start: ${(error as Error).message}` : { err: error }, 'cannot start');
     process.exit(1);
   }
-  const { app, close } = built;
-  const server: Server = app.listen(config.port, config.host, () => {
+  const { server, close } = built;
+  server.listen(config.port, config.host, () => {
     if (cluster.isPrimary) logger.info(`serving ${address(config)}`);
     else logger.info('worker listening');
   });

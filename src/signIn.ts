@@ -1,17 +1,18 @@
-import type { Request } from 'express';
 import type { AuthEventRecord } from './audit.ts';
 import type { Config } from './config.ts';
 import { EmailNotVerifiedError } from './errors.ts';
-import type { TokenPair, TokenService } from './tokens.ts';
+import type { ClientInfo, TokenPair, TokenService } from './tokens.ts';
 import type { PublicUser } from './users.ts';
-import { clientInfo, startCookieSession } from './userSessions.ts';
 
 /** How a sign-in ends: a cookie session (login) or a token pair (obtainTokens). */
 export type SignInMode = 'cookie' | 'tokens';
 
 export interface SignInDeps {
   config: Pick<Config, 'requireVerifiedEmail'>;
-  req: Request;
+  /** The client signing in, recorded with its tokens. */
+  client: ClientInfo;
+  /** Starts the browser's cookie session (under a new id). */
+  cookieSession: { start(userId: number): Promise<unknown> };
   tokens: TokenService;
   record: (event: AuthEventRecord) => Promise<void>;
 }
@@ -31,11 +32,11 @@ export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: S
     throw new EmailNotVerifiedError();
   }
   if (mode === 'tokens') {
-    const pair = await deps.tokens.issue(user.id, clientInfo(deps.req));
+    const pair = await deps.tokens.issue(user.id, deps.client);
     await deps.record({ kind: 'TOKENS_ISSUED', userId: user.id, actorId: user.id, email: user.email });
     return pair;
   }
-  await startCookieSession(deps.req, user.id);
+  await deps.cookieSession.start(user.id);
   await deps.record({ kind: 'LOGIN_SUCCEEDED', userId: user.id, actorId: user.id, email: user.email });
   return user;
 }

@@ -16,7 +16,7 @@ function documentIdOf(params: GraphQLParams & { documentId?: unknown }, request:
 /**
  * Runs only the documents of the manifest, named by hash; `mayRunAnyDocument` (staff) runs any
  * document, so GraphiQL keeps working for them. It is asked only of requests that send a document's
- * text, with the server context of the request (express's `req` and `res`).
+ * text, with the server context of the request (node's `req` and `res`).
  */
 export function trustedDocumentsPlugins<ServerContext extends object>(
   documents: TrustedDocuments,

@@ -5,7 +5,7 @@ import { longerThan, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from './limits.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { roleSet, rolesProblems } from './roles.ts';
-import { endSessions } from './userSessions.ts';
+import { endSessions } from './sessions.ts';
 
 /** What account changes need: the database and the password hasher. */
 export interface AccountDeps {

@@ -77,7 +77,7 @@ async function ask<TData, TVariables>(
   variables: TVariables,
   cookie?: string,
 ): Promise<Answer & { data: TData | null | undefined; cookie?: string }> {
-  // post() rejects an answer that is not JSON (express's HTML error page, for one).
+  // post() rejects an answer that is not JSON (an HTML error page, for one).
   const { status, headers, body } = await post(server.url, document, variables, { connection: 'close', ...(cookie ? { cookie } : {}) }).response;
   const setCookie = headers['set-cookie']?.map((value) => value.split(';')[0]).join('; ');
   return { status, code: (body.errors?.[0]?.extensions?.code as string | undefined) ?? null, data: body.data, cookie: setCookie };
@@ -146,7 +146,7 @@ function expectCleanLogs(server: RunningServer, postgres: PrivatePostgres) {
     expect(Object.keys(err).every((key) => ['type', 'message', 'code', 'stack', 'cause'].includes(key))).toBe(true);
   }
   expect(withErrors.some((entry) => ['57P01', 'ECONNREFUSED'].includes((entry.err as { code?: string }).code ?? ''))).toBe(true);
-  // Nothing bypasses the log (express's default error handler, for one, would print to stderr).
+  // Nothing bypasses the log (a default error handler, for one, would print to stderr).
   expect(server.stderr()).toBe('');
   const text = JSON.stringify(server.logs);
   expect(text).not.toMatch(/connectionParameters|"user":|"database":|"host":|SELECT s\."data"/);

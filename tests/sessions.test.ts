@@ -1,8 +1,7 @@
 import type { SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrismaSessionStore } from '../src/sessionStore.ts';
-import { sessionKey } from '../src/userSessions.ts';
-import { endSessions, pruneExpired } from '../src/userSessions.ts';
+import { pruneExpired } from '../src/pruning.ts';
+import { endSessions, PrismaSessionStore, sessionKey } from '../src/sessions.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { Me } from './operations/auth.ts';
 

@@ -1,16 +1,14 @@
-// The framework floor: the service's express + Yoga setup (the same Yoga options and plugins: CSRF
-// prevention, introspection off, graphql-armor limits, masked errors, batching off; the same raw
-// body parser and request-log middleware) answering a constant `me`, with no database, no session
-// and no Pothos. The service can at best approach this; run.ts compares against it.
+// The framework floor: the service's node:http + Yoga setup (the same Yoga options from
+// src/http/yoga.ts: CSRF rule, introspection off, graphql-armor limits, masked errors, batching off;
+// the same body reader and request log from src/http/pipeline.ts) answering a constant `me`, with
+// no database, no session and no Pothos. The service can at best approach this; run.ts compares
+// against it.
 // Started by run.ts as its own process: PORT in the environment; prints "listening" when ready.
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import express, { type Request, type Response } from 'express';
-import { GraphQLError } from 'graphql';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { CSRF_HEADERS, MAX_BODY_BYTES } from '../../src/app.ts';
+import { logRequests, readBody } from '../../src/http/pipeline.ts';
+import { yogaOptions } from '../../src/http/yoga.ts';
 import { createLogger } from '../../src/logger.ts';
-import { queryLimitPlugins } from '../../src/queryLimits.ts';
 
 const logger = createLogger({ logLevel: 'warn' });
 
@@ -25,7 +23,9 @@ const me = {
   lastLogin: null,
 };
 
-const schema = createSchema<{ req: Request; res: Response }>({
+type ServerContext = { req: IncomingMessage; res: ServerResponse };
+
+const schema = createSchema<ServerContext>({
   typeDefs: /* GraphQL */ `
     scalar DateTime
     type User {
@@ -45,34 +45,18 @@ const schema = createSchema<{ req: Request; res: Response }>({
   resolvers: { Query: { me: () => me } },
 });
 
-const yoga = createYoga<{ req: Request; res: Response }>({
+const yoga = createYoga<ServerContext>({
   schema,
   context: ({ req, res }) => ({ req, res }),
-  graphiql: false,
-  landingPage: false,
-  batching: false,
-  cors: false,
-  maskedErrors: { maskError: (error) => (error instanceof GraphQLError ? error : new GraphQLError('Unexpected error.')) },
-  logging: 'warn',
-  plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), useDisableIntrospection(), ...queryLimitPlugins({ production: true })],
+  ...yogaOptions<ServerContext>({ production: true, logger }),
 });
 
-const app = express();
-app.disable('x-powered-by');
-app.set('trust proxy', 'loopback');
-app.use((req, res, next) => {
-  const started = process.hrtime.bigint();
-  res.on('finish', () => {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    logger.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+const log = logRequests(logger);
+const server = http.createServer((req, res) => {
+  log(req, res);
+  void readBody(req, res).then((read) => {
+    if (read) void yoga.handle(req, res, { req, res });
   });
-  next();
 });
-app.use(
-  yoga.graphqlEndpoint,
-  express.raw({ type: () => true, limit: MAX_BODY_BYTES }),
-  (req, res) => yoga.handle(req, res, { req, res }),
-);
-
-const server = app.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

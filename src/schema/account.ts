@@ -1,9 +1,9 @@
 import { changePassword } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { updateProfile } from '../users.ts';
-import { endSessions, listSessions, revokeSession, startCookieSession, type UserSession } from '../userSessions.ts';
+import { endSessions, listSessions, revokeSession, type UserSession } from '../sessions.ts';
 import { builder } from './builder.ts';
-import { endCookieSession, LOGGED_OUT, LogoutPayload } from './auth.ts';
+import { LOGGED_OUT, LogoutPayload } from './auth.ts';
 import { UserType } from './user.ts';
 
 const SessionType = builder.objectRef<UserSession>('Session').implement({
@@ -62,7 +62,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, context) =>
       context.guard('changePassword', {}, async () => {
         const user = await changePassword(context, context.userId!, input, context.credential);
-        if (context.credential?.kind === 'cookie') await startCookieSession(context.req, user.id);
+        if (context.credential?.kind === 'cookie') await context.cookieSession.start(user.id);
         await context.record({ kind: 'PASSWORD_CHANGED', userId: user.id });
         return user;
       }),
@@ -83,7 +83,7 @@ builder.mutationFields((t) => ({
     description: 'Ends every session and refresh token of the signed-in user, this one included.',
     resolve: async (_root, _args, context) => {
       await context.prisma.$transaction(endSessions(context.prisma, context.userId!));
-      await endCookieSession(context);
+      await context.cookieSession.end();
       await context.record({ kind: 'LOGOUT', userId: context.userId });
       return LOGGED_OUT;
     },

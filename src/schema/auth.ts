@@ -1,7 +1,6 @@
 import { EmailNotVerifiedError, InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { mailVerificationLinkLater } from '../emailVerification.ts';
 import { createUser } from '../users.ts';
-import { destroyCookieSession } from '../userSessions.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
 import { passwordSignIn, SecondFactorRequired } from './signIn.ts';
@@ -28,13 +27,6 @@ export const LogoutPayload = builder.objectRef<{ message: string }>('LogoutPaylo
 });
 
 export const LOGGED_OUT = { message: 'Successfully logged out' };
-
-/** Ends the cookie session of this request, if it has one, and tells the browser to forget it. */
-export async function endCookieSession({ req, res, config }: Context): Promise<void> {
-  if (!req.session?.userId) return;
-  await destroyCookieSession(req);
-  res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: config.production });
-}
 
 builder.mutationFields((t) => ({
   register: t.field({
@@ -63,7 +55,7 @@ builder.mutationFields((t) => ({
     description: 'Ends this session, or revokes the bearer token’s sign-in (its refresh tokens too).',
     resolve: async (_root, _args, context) => {
       if (context.credential?.kind === 'token') await context.tokens.revokeFamily(context.credential.familyId);
-      else await endCookieSession(context);
+      else await context.cookieSession.end();
       await context.record({ kind: 'LOGOUT', userId: context.userId });
       return LOGGED_OUT;
     },

@@ -21,7 +21,7 @@ import { confirmTotpSetup, disableTotp, startTotpSetup } from '../secondFactor/t
 import { completeSignIn } from '../signIn.ts';
 import type { TokenPair } from '../tokens.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, parseUserId, type PublicUser } from '../users.ts';
-import { endSessions } from '../userSessions.ts';
+import { endSessions } from '../sessions.ts';
 import { builder } from './builder.ts';
 import { badUserInput } from './errors.ts';
 import { TokenPairType } from './tokens.ts';

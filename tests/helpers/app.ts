@@ -57,7 +57,7 @@ async function serve(database: Database, env: Record<string, string>, options: {
   });
   const sql: string[] = [];
   const app = await createApp(config, { ...options, onQuery: (query) => sql.push(query) });
-  const server = app.app.listen(0, '127.0.0.1');
+  const server = app.server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const hashes = new Map<string, string>();

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 
 /**
@@ -6,35 +6,33 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
  * origin (`null`, the origin of sandboxed frames and local files, included) gets no CORS header at
  * all, so its browser withholds the answer. With origins configured, every answer depends on the
  * Origin header and says so (`Vary: Origin`), so a shared cache never hands one origin's answer to
- * another. Preflights are answered here, before the body or the session is read.
+ * another. Preflights are answered here, before the body or the session is read: the returned
+ * function says whether it answered the request.
  */
-export function corsMiddleware(origins: string[]): RequestHandler {
+export function corsHeaders(origins: string[]): (req: IncomingMessage, res: ServerResponse) => boolean {
   const allowed = new Set(origins);
-  return (req, res, next) => {
-    if (allowed.size === 0) {
-      next();
-      return;
-    }
-    res.vary('Origin');
-    const origin = req.get('origin');
+  return (req, res) => {
+    if (allowed.size === 0) return false;
+    const origin = req.headers.origin;
     const listed = origin !== undefined && allowed.has(origin);
     if (listed) {
-      res.set('Access-Control-Allow-Origin', origin);
-      res.set('Access-Control-Allow-Credentials', 'true');
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
     }
     if (req.method !== 'OPTIONS') {
-      next();
-      return;
+      res.setHeader('Vary', 'Origin');
+      return false;
     }
+    res.setHeader('Vary', 'Origin, Access-Control-Request-Headers');
     if (listed) {
-      res.set('Access-Control-Allow-Methods', 'GET, POST');
-      res.vary('Access-Control-Request-Headers');
-      const requested = req.get('access-control-request-headers');
-      if (requested) res.set('Access-Control-Allow-Headers', requested);
-      res.set('Access-Control-Max-Age', '600');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+      const requested = req.headers['access-control-request-headers'];
+      if (requested) res.setHeader('Access-Control-Allow-Headers', requested);
+      res.setHeader('Access-Control-Max-Age', '600');
     }
     // Safari waits for a body on a 204 without a length.
-    res.set('Content-Length', '0').status(204).end();
+    res.writeHead(204, { 'Content-Length': '0' }).end();
+    return true;
   };
 }
 
