@@ -6,6 +6,7 @@ import { MAX_ROLES, ROLE_PATTERN, roleSet } from '../roles.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pages.ts';
 import { countUsers, findUsers } from '../userDirectory.ts';
 import { createUser, deleteUser, parseUserId, updateUser } from '../users.ts';
+import { readUser } from '../userRows.ts';
 import { builder } from './builder.ts';
 import { badUserInputFor } from './errors.ts';
 import { checkPage } from './pagination.ts';
@@ -100,9 +101,10 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { staff: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, context) => {
+    // Every column the type exposes but its relations, which their fields read when asked for.
+    resolve: async (_query, _root, { id }, context) => {
       const userId = parseUserId(id);
-      return userId === null ? null : context.prisma.user.findUnique({ ...query, where: { id: userId } });
+      return userId === null ? null : ((await readUser(context.directReads, userId)) as User | null);
     },
   }),
   users: t.prismaConnection(
