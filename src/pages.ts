@@ -3,7 +3,7 @@ import type { DirectReads } from './db.ts';
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
-/** One condition of a count: SQL valid on SQLite and PostgreSQL with `?` placeholders, and its values. */
+/** One condition of a list or its count: SQL valid on SQLite and PostgreSQL with `?` placeholders, and its values. */
 export type CountCondition = readonly [sql: string, ...params: unknown[]];
 
 /**
@@ -14,9 +14,16 @@ export type CountCondition = readonly [sql: string, ...params: unknown[]];
  * `where`. Booleans are bound as 1/0, which both databases read as the column's boolean.
  */
 export async function countRows(reads: DirectReads, table: string, conditions: readonly CountCondition[]): Promise<number> {
-  const where = conditions.length === 0 ? '' : ` WHERE ${conditions.map(([sql]) => sql).join(' AND ')}`;
-  const params = conditions.flatMap(([, ...values]) => values.map((value) => (typeof value === 'boolean' ? Number(value) : value)));
+  const { where, params } = whereClause(conditions);
   const row = await reads.get<{ count: number | bigint | string }>(`SELECT COUNT(*) AS "count" FROM "${table}"${where}`, ...params);
   // PostgreSQL's COUNT is a bigint, which `pg` returns as a string.
   return Number(row?.count ?? 0);
+}
+
+/** ` WHERE` and the conditions joined with AND (nothing for none), and their values in order. */
+export function whereClause(conditions: readonly CountCondition[]): { where: string; params: unknown[] } {
+  return {
+    where: conditions.length === 0 ? '' : ` WHERE ${conditions.map(([sql]) => sql).join(' AND ')}`,
+    params: conditions.flatMap(([, ...values]) => values.map((value) => (typeof value === 'boolean' ? Number(value) : value))),
+  };
 }

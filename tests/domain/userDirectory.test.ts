@@ -9,6 +9,8 @@ import {
   type UserFilter,
   type UserOrder,
   type UserOrderField,
+  type UserSelection,
+  type UserWindow,
 } from '../../src/userDirectory.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
@@ -126,107 +128,126 @@ const ORDERS: UserOrder[] = (['dateJoined', 'email', 'lastLogin'] as UserOrderFi
   (['asc', 'desc'] as const).map((direction) => ({ field, direction })),
 );
 
-describe('filters', () => {
-  it.each(FILTERS)('%j selects exactly the matching users, and countUsers counts them', async (filter) => {
-    const expected = ordered(users.filter((user) => matches(user, filter)), DEFAULT_ORDER);
-    expect(ids(await findUsers(parts, filter, null, { take: 100 }))).toEqual(ids(expected));
-    expect(await countUsers(parts, filter)).toBe(expected.length);
+/** Pages of public columns are read with one direct statement, others (roles) through Prisma: both must give the same rows. */
+const READS: [string, UserSelection][] = [
+  ['through Prisma (every column)', {}],
+  ['as one direct statement (public columns)', { select: { id: true, email: true, lastLogin: true, hasSecondFactor: true } }],
+];
+
+describe.each(READS)('read %s', (_how, selection) => {
+  const find = (filter: UserFilter | null | undefined, order: UserOrder | null | undefined, window: UserWindow) =>
+    findUsers(parts, filter, order, { ...window, ...selection });
+
+  describe('filters', () => {
+    it.each(FILTERS)('%j selects exactly the matching users, and countUsers counts them', async (filter) => {
+      const expected = ordered(users.filter((user) => matches(user, filter)), DEFAULT_ORDER);
+      expect(ids(await find(filter, null, { take: 100 }))).toEqual(ids(expected));
+      expect(await countUsers(parts, filter)).toBe(expected.length);
+    });
+
+    it('every filter narrows the list: none is ignored', () => {
+      // Guards the table above: each filter must select fewer users than no filter at all.
+      for (const filter of FILTERS.filter((filter) => Object.keys(filter).length > 0 && filter.search?.trim() !== '')) {
+        expect(users.filter((user) => matches(user, filter)).length, JSON.stringify(filter)).toBeLessThan(users.length);
+      }
+    });
+
+    it('a null filter or null conditions select everyone', async () => {
+      expect(await countUsers(parts, null)).toBe(users.length);
+      const nulls = { search: null, isStaff: null, isActive: null, role: null, hasSecondFactor: null, emailVerified: null };
+      expect(ids(await find(nulls, null, { take: 100 }))).toEqual(ids(ordered(users, DEFAULT_ORDER)));
+      expect(await countUsers(parts, nulls)).toBe(users.length);
+    });
+
+    it.each([
+      ['a search longer than the limit', { search: 'x'.repeat(MAX_SEARCH_LENGTH + 1) }, `filter.search must be at most ${MAX_SEARCH_LENGTH} characters`],
+      ['a role that is no role name', { role: 'Not A Role' }, 'filter.role must be a role name'],
+      ['an empty role', { role: '' }, 'filter.role must be a role name'],
+    ])('refuses %s with InvalidArgumentError, before any query', async (_case, filter, message) => {
+      parts.sql.length = 0;
+      await expect(find(filter, null, { take: 10 })).rejects.toThrow(InvalidArgumentError);
+      await expect(find(filter, null, { take: 10 })).rejects.toThrow(message);
+      await expect(countUsers(parts, filter)).rejects.toThrow(InvalidArgumentError);
+      expect(parts.sql).toEqual([]);
+    });
+
+    it(`takes a search of exactly ${MAX_SEARCH_LENGTH} characters (surrounding spaces aside)`, async () => {
+      const search = ` ${'q'.repeat(MAX_SEARCH_LENGTH)} `;
+      expect(await find({ search }, null, { take: 10 })).toEqual([]);
+      expect(await countUsers(parts, { search })).toBe(0);
+    });
   });
 
-  it('every filter narrows the list: none is ignored', () => {
-    // Guards the table above: each filter must select fewer users than no filter at all.
-    for (const filter of FILTERS.filter((filter) => Object.keys(filter).length > 0 && filter.search?.trim() !== '')) {
-      expect(users.filter((user) => matches(user, filter)).length, JSON.stringify(filter)).toBeLessThan(users.length);
+  describe('order', () => {
+    it.each(ORDERS)('%j orders by the field, then by id, with users who never logged in lowest', async (order) => {
+      expect(ids(await find({}, order, { take: 100 }))).toEqual(ids(ordered(users, order)));
+    });
+
+    it('without an order, oldest account first', async () => {
+      expect(ids(await find(undefined, undefined, { take: 100 }))).toEqual(ids(ordered(users, DEFAULT_ORDER)));
+    });
+  });
+
+  describe('keyset pages', () => {
+    const PAGE = 3;
+
+    /** Reads the whole list forwards, a page at a time, as a connection does: one more row than shown tells whether a next page exists. */
+    async function forwards(filter: UserFilter, order: UserOrder) {
+      const pages: number[][] = [];
+      let after: number | undefined;
+      for (let hasNext = true; hasNext; ) {
+        const rows = await find(filter, order, after === undefined ? { take: PAGE + 1 } : { take: PAGE + 1, skip: 1, cursor: { id: after } });
+        hasNext = rows.length > PAGE;
+        pages.push(ids(rows.slice(0, PAGE)));
+        after = pages.at(-1)!.at(-1);
+        expect(pages.length).toBeLessThanOrEqual(users.length);
+      }
+      return pages;
     }
-  });
 
-  it('a null filter or null conditions select everyone', async () => {
-    expect(await countUsers(parts, null)).toBe(users.length);
-    const nulls = { search: null, isStaff: null, isActive: null, role: null, hasSecondFactor: null, emailVerified: null };
-    expect(ids(await findUsers(parts, nulls, null, { take: 100 }))).toEqual(ids(ordered(users, DEFAULT_ORDER)));
-    expect(await countUsers(parts, nulls)).toBe(users.length);
-  });
+    /** Reads it backwards from its last row, as `last`/`before` do (Prisma returns each page in list order). */
+    async function backwards(filter: UserFilter, order: UserOrder, last: number) {
+      const pages: number[][] = [];
+      let before = last;
+      for (let hasPrevious = true; hasPrevious; ) {
+        const rows = await find(filter, order, { take: -(PAGE + 1), skip: 1, cursor: { id: before } });
+        hasPrevious = rows.length > PAGE;
+        pages.unshift(ids(rows.slice(-PAGE)));
+        before = pages[0]![0]!;
+        expect(pages.length).toBeLessThanOrEqual(users.length);
+      }
+      return pages;
+    }
 
-  it.each([
-    ['a search longer than the limit', { search: 'x'.repeat(MAX_SEARCH_LENGTH + 1) }, `filter.search must be at most ${MAX_SEARCH_LENGTH} characters`],
-    ['a role that is no role name', { role: 'Not A Role' }, 'filter.role must be a role name'],
-    ['an empty role', { role: '' }, 'filter.role must be a role name'],
-  ])('refuses %s with InvalidArgumentError, before any query', async (_case, filter, message) => {
-    parts.sql.length = 0;
-    await expect(findUsers(parts, filter, null, { take: 10 })).rejects.toThrow(InvalidArgumentError);
-    await expect(findUsers(parts, filter, null, { take: 10 })).rejects.toThrow(message);
-    await expect(countUsers(parts, filter)).rejects.toThrow(InvalidArgumentError);
-    expect(parts.sql).toEqual([]);
-  });
+    it.each(ORDERS)('%j: forward pages cover the list once, in order, and the last says there is no next', async (order) => {
+      const expected = ids(ordered(users, order));
+      const pages = await forwards({}, order);
+      expect(pages.flat()).toEqual(expected);
+      expect(pages.map((page) => page.length)).toEqual([3, 3, 3, 2]);
+    });
 
-  it(`takes a search of exactly ${MAX_SEARCH_LENGTH} characters (surrounding spaces aside)`, async () => {
-    const search = ` ${'q'.repeat(MAX_SEARCH_LENGTH)} `;
-    expect(await findUsers(parts, { search }, null, { take: 10 })).toEqual([]);
-    expect(await countUsers(parts, { search })).toBe(0);
+    it.each(ORDERS)('%j: backward pages from the last row cover the rest of the list once, in order', async (order) => {
+      const expected = ids(ordered(users, order));
+      const pages = await backwards({}, order, expected.at(-1)!);
+      expect([...pages.flat(), expected.at(-1)]).toEqual(expected);
+    });
+
+    it.each(ORDERS)('%j with a filter: pages hold only matching users, across ties', async (order) => {
+      const filter: UserFilter = { isActive: true };
+      const expected = ids(ordered(users.filter((user) => matches(user, filter)), order));
+      expect((await forwards(filter, order)).flat()).toEqual(expected);
+    });
+
+    it('a cursor naming no user gives an empty page', async () => {
+      expect(await find({}, null, { take: PAGE + 1, skip: 1, cursor: { id: 987_654 } })).toEqual([]);
+    });
   });
 });
 
-describe('order', () => {
-  it.each(ORDERS)('%j orders by the field, then by id, with users who never logged in lowest', async (order) => {
-    expect(ids(await findUsers(parts, {}, order, { take: 100 }))).toEqual(ids(ordered(users, order)));
-  });
-
-  it('without an order, oldest account first', async () => {
-    expect(ids(await findUsers(parts, undefined, undefined, { take: 100 }))).toEqual(ids(ordered(users, DEFAULT_ORDER)));
-  });
-});
-
-describe('keyset pages', () => {
+describe('statements', () => {
   const PAGE = 3;
 
-  /** Reads the whole list forwards, a page at a time, as a connection does: one more row than shown tells whether a next page exists. */
-  async function forwards(filter: UserFilter, order: UserOrder) {
-    const pages: number[][] = [];
-    let after: number | undefined;
-    for (let hasNext = true; hasNext; ) {
-      const rows = await findUsers(parts, filter, order, after === undefined ? { take: PAGE + 1 } : { take: PAGE + 1, skip: 1, cursor: { id: after } });
-      hasNext = rows.length > PAGE;
-      pages.push(ids(rows.slice(0, PAGE)));
-      after = pages.at(-1)!.at(-1);
-      expect(pages.length).toBeLessThanOrEqual(users.length);
-    }
-    return pages;
-  }
-
-  /** Reads it backwards from its last row, as `last`/`before` do (Prisma returns each page in list order). */
-  async function backwards(filter: UserFilter, order: UserOrder, last: number) {
-    const pages: number[][] = [];
-    let before = last;
-    for (let hasPrevious = true; hasPrevious; ) {
-      const rows = await findUsers(parts, filter, order, { take: -(PAGE + 1), skip: 1, cursor: { id: before } });
-      hasPrevious = rows.length > PAGE;
-      pages.unshift(ids(rows.slice(-PAGE)));
-      before = pages[0]![0]!;
-      expect(pages.length).toBeLessThanOrEqual(users.length);
-    }
-    return pages;
-  }
-
-  it.each(ORDERS)('%j: forward pages cover the list once, in order, and the last says there is no next', async (order) => {
-    const expected = ids(ordered(users, order));
-    const pages = await forwards({}, order);
-    expect(pages.flat()).toEqual(expected);
-    expect(pages.map((page) => page.length)).toEqual([3, 3, 3, 2]);
-  });
-
-  it.each(ORDERS)('%j: backward pages from the last row cover the rest of the list once, in order', async (order) => {
-    const expected = ids(ordered(users, order));
-    const pages = await backwards({}, order, expected.at(-1)!);
-    expect([...pages.flat(), expected.at(-1)]).toEqual(expected);
-  });
-
-  it.each(ORDERS)('%j with a filter: pages hold only matching users, across ties', async (order) => {
-    const filter: UserFilter = { isActive: true };
-    const expected = ids(ordered(users.filter((user) => matches(user, filter)), order));
-    expect((await forwards(filter, order)).flat()).toEqual(expected);
-  });
-
-  it('a page after a cursor is one read of the cursor’s sort key and one bounded SELECT', async () => {
+  it('through Prisma, a page after a cursor is one read of the cursor’s sort key and one bounded SELECT', async () => {
     const list = ordered(users, { field: 'email', direction: 'asc' });
     parts.sql.length = 0;
     const rows = await findUsers(parts, {}, { field: 'email', direction: 'asc' }, { take: PAGE + 1, skip: 1, cursor: { id: list[4]!.id } });
@@ -238,8 +259,14 @@ describe('keyset pages', () => {
     expect(reads[1]).toMatch(/[`"]email[`"]\s*>=/);
   });
 
-  it('a cursor naming no user gives an empty page', async () => {
-    expect(await findUsers(parts, {}, null, { take: PAGE + 1, skip: 1, cursor: { id: 987_654 } })).toEqual([]);
+  it('with public columns only, a page after a cursor is one bounded SELECT, the cursor’s key read inside it', async () => {
+    const list = ordered(users, { field: 'email', direction: 'asc' });
+    parts.sql.length = 0;
+    const rows = await findUsers(parts, {}, { field: 'email', direction: 'asc' }, { take: PAGE + 1, skip: 1, cursor: { id: list[4]!.id }, select: { id: true, email: true } });
+    expect(ids(rows)).toEqual(ids(list.slice(5, 5 + PAGE + 1)));
+    expect(rows[0]).toEqual({ ...rows[0], email: list[5]!.email });
+    expect(parts.sql).toHaveLength(1);
+    expect(parts.sql[0]).toMatch(/"email" >= \(SELECT "email" FROM "User" WHERE "id" = \?\)/);
   });
 });
 
