@@ -4,7 +4,7 @@ import { RateLimitedError, type Operation, type Subject } from './rateLimits.ts'
 import type { Services } from './services.ts';
 import { sessionKey, type Credential } from './sessions.ts';
 import type { ClientInfo } from './tokens.ts';
-import type { PublicUser } from './users.ts';
+import type { UserRow } from './userRows.ts';
 
 export interface Viewer {
   id: number;
@@ -22,10 +22,11 @@ export interface Context extends Services {
   /** How this request is signed in, or null. */
   credential: Credential | null;
   /**
-   * The signed-in user's row as read with the cookie session at the start of this request (null:
-   * no such user), so `me` and the staff check need no query; undefined for other credentials.
+   * The signed-in user's row, read with the credential (the cookie session or the token's sign-in)
+   * at the start of this request (null: no such user), so `me` and the staff check need no query;
+   * undefined when it was not read that way (a session started during this request).
    */
-  sessionUser: PublicUser | null | undefined;
+  sessionUser: UserRow | null | undefined;
   /** The signed-in user's flags, loaded once per request when a field needs them. */
   viewer: () => Promise<Viewer | null>;
   /**
@@ -39,27 +40,34 @@ export interface Context extends Services {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** Who a request's credential names, with the user's row when it was read with the credential. */
+interface SignedIn {
+  userId: number;
+  credential: Credential;
+  user: UserRow | null | undefined;
+}
+
 /**
  * A bearer token, when sent, is the request's only credential: an invalid one makes the request
  * anonymous rather than falling back to a cookie.
  */
-async function authenticate(services: Services, req: HttpRequest): Promise<{ userId: number; credential: Credential } | null> {
+async function authenticate(services: Services, req: HttpRequest): Promise<SignedIn | null> {
   const authorization = req.headers.authorization;
   if (authorization !== undefined) {
     const token = BEARER.exec(authorization)?.[1];
     const claims = token ? await services.tokens.verify(token) : null;
-    return claims && { userId: claims.userId, credential: { kind: 'token', familyId: claims.familyId } };
+    return claims && { userId: claims.userId, credential: { kind: 'token', familyId: claims.familyId }, user: claims.user };
   }
   const userId = req.session?.userId;
-  return userId === undefined ? null : { userId, credential: { kind: 'cookie', sessionKey: sessionKey(req.sessionID) } };
+  if (userId === undefined) return null;
+  return { userId, credential: { kind: 'cookie', sessionKey: sessionKey(req.sessionID) }, user: req.session.user };
 }
 
 export async function createContext(services: Services, server: ServerContext): Promise<Context> {
   const { req } = server;
   const auth = await authenticate(services, req);
   const userId = auth?.userId ?? null;
-  // The row the session store read with the session (absent for a session started meanwhile).
-  const loaded = auth?.credential.kind === 'cookie' ? req.session.user : undefined;
+  const loaded = auth?.user;
   const signedInUser = loaded === null || loaded?.id === userId ? loaded : undefined;
   const client = clientInfo(req);
   let viewer: Promise<Viewer | null> | undefined;

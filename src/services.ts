@@ -102,6 +102,7 @@ export async function openServices(config: Config, { logger, onQuery }: Services
   const directReads = onQuery ? reportingReads(ownReads, onQuery) : ownReads;
   const tokens = new TokenService({
     prisma,
+    reads: directReads,
     signingKeys: config.jwtSigningKeys,
     secrets: config.jwtSecrets,
     issuer: config.jwtIssuer,

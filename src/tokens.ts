@@ -1,10 +1,11 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import type { Database } from './db.ts';
+import type { Database, DirectReads } from './db.ts';
 import { InvalidTokenError } from './errors.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { secretKid, type SigningKey } from './signingKeys.ts';
 import { roleSet } from './roles.ts';
+import { USER_COLUMNS_SQL, userFromRow, type RawUserRow, type UserRow } from './userRows.ts';
 
 /** The issuer of HS256 tokens signed before issuer and audience were configurable. */
 const LEGACY_ISSUER = 'auth-api';
@@ -40,6 +41,8 @@ export interface TokenPair {
 export interface AccessClaims {
   userId: number;
   familyId: string;
+  /** The user's public columns, read with the token's family (null: the user is gone). */
+  user: UserRow | null;
 }
 
 /** What an access token says about its user besides who they are. */
@@ -71,6 +74,8 @@ export interface ClientInfo {
 
 export interface TokenServiceOptions {
   prisma: Database;
+  /** A token's family and its user are read here, in one statement, on every bearer request. */
+  reads: DirectReads;
   /** The first signs; every one verifies (see `Config.jwtSigningKeys`). */
   signingKeys: readonly SigningKey[];
   /** HS256 secrets: all verify; the first signs only when there is no signing key. */
@@ -81,6 +86,14 @@ export interface TokenServiceOptions {
   refreshTokenTtlMs: number;
 }
 
+/** A token's family and its user, as `verify` reads them. */
+const FAMILY_WITH_USER_SQL = `
+  SELECT f."userId" AS "familyUserId", f."expiresAt", ${USER_COLUMNS_SQL}
+  FROM "TokenFamily" f LEFT JOIN "User" u ON u."id" = f."userId"
+  WHERE f."id" = ?`;
+
+type FamilyRow = RawUserRow & { familyUserId: number | bigint; expiresAt: Date | string };
+
 /**
  * Access tokens are short-lived JWTs naming the user, the token family and what the user may do
  * (roles, staff), signed with an asymmetric key other services verify through the published JWKS
@@ -90,6 +103,7 @@ export interface TokenServiceOptions {
  */
 export class TokenService {
   private readonly prisma: Database;
+  private readonly reads: DirectReads;
   private readonly signingKeys: readonly SigningKey[];
   private readonly keysById: Map<string, SigningKey>;
   private readonly hmacKeys: HmacKey[];
@@ -101,6 +115,7 @@ export class TokenService {
   constructor(options: TokenServiceOptions) {
     if (options.signingKeys.length === 0 && options.secrets.length === 0) throw new Error('TokenService needs a signing key or a secret');
     this.prisma = options.prisma;
+    this.reads = options.reads;
     this.signingKeys = options.signingKeys;
     this.keysById = new Map(options.signingKeys.map((key) => [key.kid, key]));
     this.hmacKeys = options.secrets.map((secret) => ({ kid: secretKid(secret), key: createSecretKey(Buffer.from(secret, 'utf8')) }));
@@ -166,9 +181,9 @@ export class TokenService {
     const userId = Number(payload.sub);
     const familyId = payload.sid;
     if (!Number.isSafeInteger(userId) || typeof familyId !== 'string') return null;
-    const family = await this.prisma.tokenFamily.findUnique({ where: { id: familyId }, select: { userId: true, expiresAt: true } });
-    if (!family || family.userId !== userId || family.expiresAt.getTime() <= Date.now()) return null;
-    return { userId, familyId };
+    const family = await this.reads.get<FamilyRow>(FAMILY_WITH_USER_SQL, familyId);
+    if (!family || Number(family.familyUserId) !== userId || new Date(family.expiresAt).getTime() <= Date.now()) return null;
+    return { userId, familyId, user: userFromRow(family) };
   }
 
   /**

@@ -305,3 +305,15 @@ describe('access token lifetime', () => {
     }
   });
 });
+
+describe('a bearer request’s cost', () => {
+  it('reads the token’s sign-in and its user in one statement, and me needs no other', async () => {
+    const { email } = await app.createUser({ email: 'one-read@tokens.test' });
+    const pair = await tokenPairOf(app.client(), email);
+    app.sql.length = 0;
+    const result = await tokenClient(app, pair.accessToken).request(Me);
+    expect(result.data?.me?.email).toBe(email);
+    expect(app.sql).toHaveLength(1);
+    expect(app.sql[0]).toMatch(/FROM "TokenFamily" f LEFT JOIN "User" u/);
+  });
+});

@@ -16,6 +16,7 @@ function tokenService(overrides: Partial<ConstructorParameters<typeof TokenServi
   const { config } = parts;
   return new TokenService({
     prisma: parts.prisma,
+    reads: parts.directReads,
     signingKeys: config.jwtSigningKeys,
     secrets: config.jwtSecrets,
     issuer: config.jwtIssuer,
@@ -44,7 +45,9 @@ describe('issue and verify', () => {
   it('starts a family that the access token names, with the user’s grants and the client recorded', async () => {
     const pair = await tokens.issue(userId, CLIENT);
     const claims = await tokens.verify(pair.accessToken);
-    expect(claims).toEqual({ userId, familyId: expect.any(String) });
+    // The user's row comes with the family, read in the same statement.
+    expect(claims).toEqual({ userId, familyId: expect.any(String), user: expect.objectContaining({ id: userId, isActive: true }) });
+    expect(parts.sql.filter((sql) => /TokenFamily/.test(sql) && /^\s*SELECT/i.test(sql))).not.toHaveLength(0);
     const family = await parts.prisma.tokenFamily.findUniqueOrThrow({ where: { id: claims!.familyId } });
     expect(family).toMatchObject({ userId, ...CLIENT });
     expect(decodeJwt(pair.accessToken)).toMatchObject({ sub: String(userId), sid: claims!.familyId, roles: ['support'], scope: 'role:support' });
@@ -77,7 +80,7 @@ describe('refresh', () => {
     const next = await tokens.refresh(pair.refreshToken);
     expect(next.refreshToken).not.toBe(pair.refreshToken);
     expect(decodeJwt(next.accessToken)).toMatchObject({ sid: decodeJwt(pair.accessToken).sid, scope: 'staff role:support' });
-    expect(await tokens.verify(next.accessToken)).toEqual({ userId, familyId: decodeJwt(pair.accessToken).sid });
+    expect(await tokens.verify(next.accessToken)).toMatchObject({ userId, familyId: decodeJwt(pair.accessToken).sid, user: { id: userId } });
     await expect(tokens.refresh(next.refreshToken)).resolves.toMatchObject({ userId });
   });
 
