@@ -1,6 +1,8 @@
 import type { AuthEventRecord } from './audit.ts';
+import { recordLogin } from './auth.ts';
 import type { Config } from './config.ts';
-import { EmailNotVerifiedError } from './errors.ts';
+import type { Database } from './db.ts';
+import { EmailNotVerifiedError, InvalidTokenError } from './errors.ts';
 import type { ClientInfo, TokenPair, TokenService } from './tokens.ts';
 import type { PublicUser } from './users.ts';
 
@@ -39,4 +41,19 @@ export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: S
   await deps.cookieSession.start(user.id);
   await deps.record({ kind: 'LOGIN_SUCCEEDED', userId: user.id, actorId: user.id, email: user.email });
   return user;
+}
+
+/**
+ * Signs in a user proven some other way than a password alone (a second factor, a passkey). An
+ * account deleted or deactivated since the proof began does not sign in: InvalidTokenError, as for
+ * a challenge that is no longer valid.
+ */
+export async function completeProvenSignIn(
+  deps: SignInDeps & { prisma: Database },
+  userId: number,
+  mode: SignInMode,
+): Promise<PublicUser | TokenPair> {
+  const user = await recordLogin(deps, userId);
+  if (!user) throw new InvalidTokenError();
+  return completeSignIn(deps, user, mode);
 }

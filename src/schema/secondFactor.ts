@@ -1,24 +1,29 @@
 import { typeBrandKey } from '@pothos/core';
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
-import { checkCurrentPassword, recordLogin } from '../auth.ts';
+import { checkCurrentPassword } from '../auth.ts';
 import type { Context } from '../context.ts';
 import { EmailNotVerifiedError, InvalidCredentialsError, InvalidSecondFactorError, InvalidTokenError, NotFoundError } from '../errors.ts';
-import { findChallenge, failChallenge, consumeChallenge } from '../secondFactor/challenges.ts';
+import { findChallenge } from '../secondFactor/challenges.ts';
 import { resetSecondFactors, summary, type SecondFactorSummary } from '../secondFactor/factors.ts';
 import {
   finishPasskeyRegistration,
   MAX_PASSKEY_NAME_LENGTH,
-  passkeyOwner,
   removePasskey,
   startPasskeyRegistration,
   startPasskeySignIn,
-  verifyPasskeyAssertion,
   type PasskeyRecord,
 } from '../secondFactor/passkeys.ts';
 import { regenerateRecoveryCodes } from '../secondFactor/recoveryCodes.ts';
-import { answerSecondFactor, type SecondFactorAnswer } from '../secondFactor/signInStep.ts';
+import {
+  answerPasskeySignIn,
+  answerSecondFactor,
+  openPasskeySignIn,
+  openSecondFactorStep,
+  type SecondFactorAnswer,
+  type StepOutcome,
+} from '../secondFactor/signInStep.ts';
 import { confirmTotpSetup, disableTotp, startTotpSetup } from '../secondFactor/totp.ts';
-import { completeSignIn } from '../signIn.ts';
+import { completeProvenSignIn } from '../signIn.ts';
 import type { TokenPair } from '../tokens.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, parseUserId, type PublicUser } from '../users.ts';
 import { endSessions } from '../sessions.ts';
@@ -163,11 +168,20 @@ function parseAnswer(input: typeof VerifySecondFactorInput.$inferInput): SecondF
   return { passkeyResponse: input.passkeyResponse };
 }
 
-/** The proven user signs in through the one shared path; an account deactivated meanwhile does not. */
-async function finish(context: Context, userId: number, tokens: boolean): Promise<SignedIn> {
-  const user = await recordLogin(context, userId);
-  if (!user) throw new InvalidTokenError();
-  return completeSignIn(context, user, tokens ? 'tokens' : 'cookie');
+/**
+ * The union member for a checked answer, with its audit events: a wrong answer fails with `wrong`,
+ * a used-up challenge with InvalidTokenError, and a proven user signs in through the shared path.
+ */
+async function signInOrFail(context: Context, outcome: StepOutcome, wrong: new () => Error): Promise<SignedIn> {
+  if (outcome.kind === 'invalidChallenge') throw new InvalidTokenError();
+  if (outcome.kind === 'wrong') {
+    await context.record({ kind: 'SECOND_FACTOR_FAILED', userId: outcome.userId, actorId: null });
+    throw new wrong();
+  }
+  if (outcome.method === 'RECOVERY_CODE') {
+    await context.record({ kind: 'RECOVERY_CODE_USED', userId: outcome.userId, actorId: outcome.userId });
+  }
+  return completeProvenSignIn(context, outcome.userId, outcome.mode);
 }
 
 async function signedInUser(context: Context) {
@@ -197,22 +211,12 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: VerifySecondFactorInput, required: true }) },
     resolve: async (_root, { input }, context) => {
       const given = parseAnswer(input);
-      const challenge = await findChallenge(context.prisma, input.challenge, ['SIGN_IN']);
+      const step = await openSecondFactorStep(context.prisma, input.challenge);
       return answer(
         () =>
-          context.guard('verifySecondFactor', { userId: challenge?.userId ?? undefined }, async () => {
-            if (!challenge) throw new InvalidTokenError();
-            const outcome = await answerSecondFactor(context.secondFactors, challenge, given);
-            if (outcome.kind === 'gone') throw new InvalidTokenError();
-            if (outcome.kind === 'wrong') {
-              await context.record({ kind: 'SECOND_FACTOR_FAILED', userId: outcome.userId, actorId: null });
-              throw new InvalidSecondFactorError();
-            }
-            if (outcome.method === 'RECOVERY_CODE') {
-              await context.record({ kind: 'RECOVERY_CODE_USED', userId: outcome.userId, actorId: outcome.userId });
-            }
-            return finish(context, outcome.userId, challenge.tokens);
-          }),
+          context.guard('verifySecondFactor', { userId: step.userId ?? undefined }, async () =>
+            signInOrFail(context, await answerSecondFactor(context.secondFactors, step, given), InvalidSecondFactorError),
+          ),
         [InvalidSecondFactorError, InvalidTokenError, EmailNotVerifiedError],
       );
     },
@@ -232,28 +236,12 @@ builder.mutationFields((t) => ({
     type: PasskeySignInResult,
     args: { input: t.arg({ type: FinishPasskeySignInInput, required: true }) },
     resolve: async (_root, { input }, context) => {
-      const { prisma, secondFactors } = context;
-      const challenge = await findChallenge(prisma, input.challenge, ['PASSKEY_SIGN_IN', 'PASSKEY_SIGN_IN_NOBODY']);
-      const owner = challenge?.userId ?? (await passkeyOwner(prisma, input.response));
+      const step = await openPasskeySignIn(context.prisma, input.challenge, input.response);
       return answer(
         () =>
-          context.guard('finishPasskeySignIn', { userId: owner ?? undefined }, async () => {
-            if (!challenge) throw new InvalidTokenError();
-            const userId =
-              challenge.purpose === 'PASSKEY_SIGN_IN'
-                ? await verifyPasskeyAssertion(secondFactors.passkeys, challenge, input.response, {
-                    userId: challenge.userId,
-                    requireUserVerification: true,
-                  })
-                : null;
-            if (userId === null) {
-              await failChallenge(prisma, challenge);
-              await context.record({ kind: 'SECOND_FACTOR_FAILED', userId: owner, actorId: null });
-              throw new InvalidCredentialsError();
-            }
-            if (!(await consumeChallenge(prisma, challenge))) throw new InvalidTokenError();
-            return finish(context, userId, challenge.tokens);
-          }),
+          context.guard('finishPasskeySignIn', { userId: step.userId ?? undefined }, async () =>
+            signInOrFail(context, await answerPasskeySignIn(context.secondFactors, step, input.response), InvalidCredentialsError),
+          ),
         [InvalidCredentialsError, InvalidTokenError, EmailNotVerifiedError],
       );
     },
