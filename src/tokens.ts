@@ -1,7 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Database, DirectReads } from './db.ts';
-import { InvalidTokenError } from './errors.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { secretKid, type SigningKey } from './signingKeys.ts';
 import { roleSet } from './roles.ts';
@@ -37,6 +36,13 @@ export interface TokenPair {
   refreshToken: string;
   userId: number;
 }
+
+export type RefreshOutcome =
+  | { kind: 'refreshed'; pair: TokenPair }
+  /** Unknown, expired, or no refresh token at all. */
+  | { kind: 'invalid' }
+  /** A retired token presented again: its family is revoked. The user is whose family it was. */
+  | { kind: 'reused'; userId: number };
 
 export interface AccessClaims {
   userId: number;
@@ -141,15 +147,14 @@ export class TokenService {
    * Trades a refresh token for a new pair and retires it. A retired token presented again means
    * it was stolen (or the client is broken): the whole family is revoked.
    */
-  async refresh(refreshToken: string): Promise<TokenPair> {
-    if (refreshToken.length === 0 || refreshToken.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError();
+  async refresh(refreshToken: string): Promise<RefreshOutcome> {
+    if (refreshToken.length === 0 || refreshToken.length > MAX_TOKEN_LENGTH) return { kind: 'invalid' };
     const id = digest(refreshToken);
     const stored = await this.prisma.refreshToken.findUnique({
       where: { id },
       select: { familyId: true, expiresAt: true, usedAt: true, family: { select: { userId: true, user: { select: grantsSelect } } } },
     });
-    if (!stored) throw new InvalidTokenError();
-    if (stored.expiresAt.getTime() <= Date.now()) throw new InvalidTokenError();
+    if (!stored || stored.expiresAt.getTime() <= Date.now()) return { kind: 'invalid' };
     const next = randomToken();
     // Retiring the old token and adding the new one commit together: of two simultaneous uses
     // exactly one gets a pair, and the other, finding the token retired, revokes the family.
@@ -166,11 +171,12 @@ export class TokenService {
     });
     if (!rotated) {
       await this.revokeFamily(stored.familyId);
-      throw new RefreshTokenReusedError(stored.family.userId);
+      return { kind: 'reused', userId: stored.family.userId };
     }
     // Roles and staff status as they are now: a change reaches the user's next access token.
     const grants = grantsOf(stored.family.user);
-    return { ...(await this.signAccessToken(stored.family.userId, stored.familyId, grants)), refreshToken: next, userId: stored.family.userId };
+    const access = await this.signAccessToken(stored.family.userId, stored.familyId, grants);
+    return { kind: 'refreshed', pair: { ...access, refreshToken: next, userId: stored.family.userId } };
   }
 
   /** The claims of a valid, unexpired access token whose family is still live; otherwise null. */
@@ -258,12 +264,5 @@ export class TokenService {
       .setExpirationTime(accessTokenExpiresAt)
       .sign(signer ? signer.privateKey : hmac.key);
     return { accessToken, accessTokenExpiresAt };
-  }
-}
-
-/** Reuse of a retired refresh token; clients see an InvalidTokenError like any other. */
-export class RefreshTokenReusedError extends InvalidTokenError {
-  constructor(readonly userId: number) {
-    super();
   }
 }

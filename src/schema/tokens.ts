@@ -1,5 +1,5 @@
 import { EmailNotVerifiedError, InvalidCredentialsError, InvalidTokenError } from '../errors.ts';
-import { RefreshTokenReusedError, type TokenPair } from '../tokens.ts';
+import type { TokenPair } from '../tokens.ts';
 import { builder } from './builder.ts';
 import { LoginInput } from './auth.ts';
 import { passwordSignIn, SecondFactorRequired } from './signIn.ts';
@@ -32,16 +32,11 @@ builder.mutationFields((t) => ({
     errors: { types: [InvalidTokenError], directResult: true, union: { name: 'RefreshTokensResult' } },
     resolve: (_root, { refreshToken }, context) =>
       context.guard('refreshTokens', {}, async () => {
-        try {
-          const pair = await context.tokens.refresh(refreshToken);
-          await context.record({ kind: 'TOKENS_REFRESHED', userId: pair.userId, actorId: pair.userId });
-          return pair;
-        } catch (error) {
-          if (error instanceof RefreshTokenReusedError) {
-            await context.record({ kind: 'REFRESH_TOKEN_REUSED', userId: error.userId, actorId: null });
-          }
-          throw error;
-        }
+        const outcome = await context.tokens.refresh(refreshToken);
+        if (outcome.kind === 'reused') await context.record({ kind: 'REFRESH_TOKEN_REUSED', userId: outcome.userId, actorId: null });
+        if (outcome.kind !== 'refreshed') throw new InvalidTokenError();
+        await context.record({ kind: 'TOKENS_REFRESHED', userId: outcome.pair.userId, actorId: outcome.pair.userId });
+        return outcome.pair;
       }),
   }),
 }));
