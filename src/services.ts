@@ -11,7 +11,7 @@ import { SecretBox } from './secondFactor/secretBox.ts';
 import type { SignInStepDeps } from './secondFactor/signInStep.ts';
 import { pruneExpired } from './pruning.ts';
 import { PrismaSessionStore } from './sessions.ts';
-import { TokenService } from './tokens.ts';
+import { TokenService, tokenSettings } from './tokens.ts';
 
 /** What the app holds for its lifetime and every request's resolvers share. */
 export interface Services {
@@ -103,12 +103,7 @@ export async function openServices(config: Config, { logger, onQuery }: Services
   const tokens = new TokenService({
     prisma,
     reads: directReads,
-    signingKeys: config.jwtSigningKeys,
-    secrets: config.jwtSecrets,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    refreshTokenTtlMs: config.refreshTokenTtlMs,
+    ...tokenSettings(config),
   });
   if (config.jwtSigningKeys.length === 0) {
     logger.warn('JWT_SIGNING_KEYS is not set: access tokens are signed with JWT_SECRET (HS256), which other services cannot verify through /.well-known/jwks.json');

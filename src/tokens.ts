@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Config } from './config.ts';
 import type { Database, DirectReads } from './db.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { secretKid, type SigningKey } from './signingKeys.ts';
@@ -99,6 +100,20 @@ const FAMILY_WITH_USER_SQL = `
   WHERE f."id" = ?`;
 
 type FamilyRow = RawUserRow & { familyUserId: number | bigint; expiresAt: Date | string };
+
+/** The options the JWT_* and token lifetime settings give. */
+export function tokenSettings(
+  config: Pick<Config, 'jwtSigningKeys' | 'jwtSecrets' | 'jwtIssuer' | 'jwtAudience' | 'accessTokenTtlSeconds' | 'refreshTokenTtlMs'>,
+): Omit<TokenServiceOptions, 'prisma' | 'reads'> {
+  return {
+    signingKeys: config.jwtSigningKeys,
+    secrets: config.jwtSecrets,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTokenTtlMs: config.refreshTokenTtlMs,
+  };
+}
 
 /**
  * Access tokens are short-lived JWTs naming the user, the token family and what the user may do

@@ -19,7 +19,7 @@ import {
 } from '../../src/secondFactor/signInStep.ts';
 import { confirmTotpSetup, startTotpSetup } from '../../src/secondFactor/totp.ts';
 import { completeProvenSignIn, type SignInDeps } from '../../src/signIn.ts';
-import { TokenService } from '../../src/tokens.ts';
+import { TokenService, tokenSettings } from '../../src/tokens.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
 const STEP_MS = 30_000;
@@ -181,12 +181,7 @@ describe('completeProvenSignIn', () => {
     const tokens = new TokenService({
       prisma: parts.prisma,
       reads: parts.directReads,
-      signingKeys: config.jwtSigningKeys,
-      secrets: config.jwtSecrets,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
-      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-      refreshTokenTtlMs: config.refreshTokenTtlMs,
+      ...tokenSettings(config),
     });
     const signIn: SignInDeps & { prisma: DomainParts['prisma'] } = {
       prisma: parts.prisma,

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TokenService, type TokenPair } from '../../src/tokens.ts';
+import { TokenService, tokenSettings, type TokenPair } from '../../src/tokens.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
 const CLIENT = { userAgent: 'domain-test', ipAddress: '192.0.2.7' };
@@ -16,12 +16,7 @@ function tokenService(overrides: Partial<ConstructorParameters<typeof TokenServi
   return new TokenService({
     prisma: parts.prisma,
     reads: parts.directReads,
-    signingKeys: config.jwtSigningKeys,
-    secrets: config.jwtSecrets,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    refreshTokenTtlMs: config.refreshTokenTtlMs,
+    ...tokenSettings(config),
     ...overrides,
   });
 }
