@@ -219,13 +219,21 @@ export async function updateProfile(
   return services.prisma.user.update({ where: { id: userId }, data: { firstName, lastName }, select: publicUserColumns });
 }
 
-/** Deletes a user; their sessions go with them. Returns their email, or null when no such user exists. */
-export async function deleteUser(services: Pick<AccountDeps, 'prisma'>, id: number): Promise<string | null> {
+export type Deletion =
+  /** The user is gone with their sessions; the email is for the audit log. */
+  | { kind: 'deleted'; email: string }
+  | { kind: 'notFound' }
+  /** Staff cannot delete their own account (nothing changes). */
+  | { kind: 'self' };
+
+/** Deletes a user on behalf of `actorId`; their sessions go with them. */
+export async function deleteUser(services: Pick<AccountDeps, 'prisma'>, id: number, actorId: number | null): Promise<Deletion> {
+  if (id === actorId) return { kind: 'self' };
   try {
     const { email } = await services.prisma.user.delete({ where: { id }, select: { email: true } });
-    return email;
+    return { kind: 'deleted', email };
   } catch (error) {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return null;
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') return { kind: 'notFound' };
     throw error;
   }
 }

@@ -204,12 +204,10 @@ builder.mutationFields((t) => ({
     errors: { types: [NotFoundError], directResult: true, union: { name: 'DeleteUserResult' } },
     resolve: async (_root, { id }, context) => {
       const userId = userIdOrNotFound(id);
-      if (userId === context.userId) {
-        throw new GraphQLError('You cannot delete your own account.', { extensions: { code: 'FORBIDDEN' } });
-      }
-      const email = await deleteUser(context, userId);
-      if (email === null) throw new NotFoundError();
-      await context.record({ kind: 'USER_DELETED', email });
+      const deletion = await deleteUser(context, userId, context.userId);
+      if (deletion.kind === 'self') throw new GraphQLError('You cannot delete your own account.', { extensions: { code: 'FORBIDDEN' } });
+      if (deletion.kind === 'notFound') throw new NotFoundError();
+      await context.record({ kind: 'USER_DELETED', email: deletion.email });
       return new DeletedUser(userId);
     },
   }),

@@ -276,9 +276,14 @@ describe('updateUser and deleteUser (staff)', () => {
 
   it('answers null for a user that does not exist, and deleteUser removes the user with their sessions', async () => {
     expect(await updateUser(parts, 987_654_321, { firstName: 'Nobody' })).toBeNull();
-    expect(await deleteUser(parts, user.id)).toBe(user.email);
+    expect(await deleteUser(parts, user.id, user.id + 1)).toEqual({ kind: 'deleted', email: user.email });
     expect(await parts.prisma.user.findUnique({ where: { id: user.id } })).toBeNull();
     expect(await liveSignIns(user.id)).toEqual({ cookies: [], families: [] });
-    expect(await deleteUser(parts, user.id)).toBeNull();
+    expect(await deleteUser(parts, user.id, user.id + 1)).toEqual({ kind: 'notFound' });
+  });
+
+  it('deleteUser refuses one’s own account and leaves it as it is', async () => {
+    expect(await deleteUser(parts, user.id, user.id)).toEqual({ kind: 'self' });
+    expect(await parts.prisma.user.findUnique({ where: { id: user.id }, select: { id: true } })).toEqual({ id: user.id });
   });
 });
