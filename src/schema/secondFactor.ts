@@ -184,10 +184,6 @@ async function signInOrFail(context: Context, outcome: StepOutcome, wrong: new (
   return completeProvenSignIn(context, outcome.userId, outcome.mode);
 }
 
-async function signedInUser(context: Context) {
-  return context.prisma.user.findUniqueOrThrow({ where: { id: context.userId! }, select: { id: true, email: true } });
-}
-
 /** Changes to one's factors that need the current password again: rate limited like changePassword. */
 function withCurrentPassword<T>(context: Context, currentPassword: string, run: () => Promise<T>): Promise<T> {
   return context.guard('secondFactorSettings', {}, async () => {
@@ -251,8 +247,7 @@ builder.mutationFields((t) => ({
     type: TotpSetupType,
     authScopes: { signedIn: true },
     description: 'A new secret for an authenticator app; nothing changes until confirmTotpSetup gets a code from it.',
-    resolve: async (_root, _args, context) =>
-      startTotpSetup(context.secondFactors, await signedInUser(context), context.config.totpIssuer),
+    resolve: (_root, _args, context) => startTotpSetup(context.secondFactors, context.userId!, context.config.totpIssuer),
   }),
   confirmTotpSetup: t.field({
     type: RecoveryCodes,
@@ -297,7 +292,7 @@ builder.mutationFields((t) => ({
   startPasskeyRegistration: t.field({
     type: PasskeyRegistrationType,
     authScopes: { signedIn: true },
-    resolve: async (_root, _args, context) => startPasskeyRegistration(context.secondFactors.passkeys, await signedInUser(context)),
+    resolve: (_root, _args, context) => startPasskeyRegistration(context.secondFactors.passkeys, context.userId!),
   }),
   finishPasskeyRegistration: t.field({
     type: PasskeyType,

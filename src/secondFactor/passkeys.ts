@@ -63,8 +63,9 @@ function looksLikeCredential(value: unknown): value is { id: string; response: o
 
 export async function startPasskeyRegistration(
   deps: PasskeyDeps,
-  user: { id: number; email: string },
+  userId: number,
 ): Promise<{ challenge: string; options: PublicKeyCredentialCreationOptionsJSON }> {
+  const user = await deps.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, email: true } });
   const existing = await deps.prisma.passkey.findMany({ where: { userId: user.id }, select: { credentialId: true, transports: true } });
   const options = await generateRegistrationOptions({
     rpName: deps.webauthn.rpName,

@@ -38,12 +38,12 @@ async function claimStep(prisma: Database, userId: number, step: number): Promis
   return count === 1;
 }
 
-/** A new secret, kept pending (encrypted) until confirmed; an app already on stays on meanwhile. */
-export async function startTotpSetup(
-  deps: TotpDeps,
-  user: { id: number; email: string },
-  issuer: string,
-): Promise<{ secret: string; otpauthUri: string }> {
+/**
+ * A new secret, kept pending (encrypted) until confirmed; an app already on stays on meanwhile.
+ * The app lists it under the issuer and the user's email.
+ */
+export async function startTotpSetup(deps: TotpDeps, userId: number, issuer: string): Promise<{ secret: string; otpauthUri: string }> {
+  const user = await deps.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, email: true } });
   const secret = new Secret({ size: 20 }).base32;
   const pendingSecret = deps.box.seal(secret, user.id);
   await deps.prisma.totpFactor.upsert({

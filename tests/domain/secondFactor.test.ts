@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit.ts';
 import { InvalidTokenError } from '../../src/errors.ts';
 import { MAX_CHALLENGE_FAILURES } from '../../src/secondFactor/challenges.ts';
-import { startPasskeySignIn } from '../../src/secondFactor/passkeys.ts';
+import { startPasskeyRegistration, startPasskeySignIn } from '../../src/secondFactor/passkeys.ts';
 import { SecretBox } from '../../src/secondFactor/secretBox.ts';
 import {
   answerPasskeySignIn,
@@ -58,7 +58,8 @@ async function userWithTotp(fields: { isActive?: boolean } = {}) {
     data: { email: `${randomUUID()}@second-factor.test`, passwordHash: 'unused', ...fields },
     select: { id: true, email: true },
   });
-  const { secret } = await startTotpSetup(deps, user, 'domain-test');
+  const { secret, otpauthUri } = await startTotpSetup(deps, user.id, 'domain-test');
+  expect(otpauthUri).toMatch(new RegExp(`^otpauth://totp/domain-test:${encodeURIComponent(user.email)}\\?`));
   const recoveryCodes = await confirmTotpSetup(deps, user.id, codeAt(secret, -1));
   expect(recoveryCodes).toHaveLength(10);
   return { ...user, secret, recoveryCodes: recoveryCodes! };
@@ -139,6 +140,17 @@ describe('answerSecondFactor', () => {
     expect(await answerSecondFactor(deps, second, { recoveryCode: code! })).toEqual({ kind: 'wrong', userId: user.id });
     expect(await answerSecondFactor(deps, second, { recoveryCode: user.recoveryCodes[1]! })).toMatchObject({ kind: 'passed', method: 'RECOVERY_CODE' });
     expect(await parts.prisma.recoveryCode.count({ where: { userId: user.id } })).toBe(8);
+  });
+});
+
+describe('startPasskeyRegistration', () => {
+  it('names the passkey after the user’s email, under a challenge of the user', async () => {
+    const user = await userWithTotp();
+    const { challenge, options } = await startPasskeyRegistration(deps.passkeys, user.id);
+    expect(options.user).toMatchObject({ name: user.email });
+    const row = await parts.prisma.secondFactorChallenge.findFirstOrThrow({ where: { webauthnChallenge: options.challenge } });
+    expect(row).toMatchObject({ purpose: 'PASSKEY_REGISTRATION', userId: user.id });
+    expect(challenge).not.toBe(options.challenge);
   });
 });
 
