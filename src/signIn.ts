@@ -1,8 +1,6 @@
-import type { AuthEventRecord } from './audit.ts';
 import { recordLogin } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db.ts';
-import { EmailNotVerifiedError, InvalidTokenError } from './errors.ts';
 import type { ClientInfo, TokenPair, TokenService } from './tokens.ts';
 import type { PublicUser } from './users.ts';
 
@@ -16,44 +14,37 @@ export interface SignInDeps {
   /** Starts the browser's cookie session (under a new id). */
   cookieSession: { start(userId: number): Promise<unknown> };
   tokens: TokenService;
-  record: (event: AuthEventRecord) => Promise<void>;
 }
+
+export type SignInResult =
+  | { kind: 'cookie'; user: PublicUser }
+  | { kind: 'tokens'; user: PublicUser; pair: TokenPair }
+  /** REQUIRE_VERIFIED_EMAIL refuses the account: no session or token exists. */
+  | { kind: 'emailNotVerified'; user: PublicUser };
 
 /**
  * The one way a user who has proved who they are (password, second factor, passkey) becomes
- * signed in: a cookie session or a token pair, and its audit event. Every sign-in ends here.
+ * signed in: a cookie session or a token pair. Every sign-in ends here.
  */
-export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: 'cookie'): Promise<PublicUser>;
-export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: 'tokens'): Promise<TokenPair>;
-export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<PublicUser | TokenPair>;
-export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<PublicUser | TokenPair> {
+export async function completeSignIn(deps: SignInDeps, user: PublicUser, mode: SignInMode): Promise<SignInResult> {
   // REQUIRE_VERIFIED_EMAIL, applied only once the user has proved who they are, so the answer
-  // tells a guesser nothing; no session or token exists when it refuses.
-  if (deps.config.requireVerifiedEmail && !user.emailVerified) {
-    await deps.record({ kind: 'LOGIN_FAILED', userId: user.id, actorId: null, email: user.email });
-    throw new EmailNotVerifiedError();
-  }
-  if (mode === 'tokens') {
-    const pair = await deps.tokens.issue(user.id, deps.client);
-    await deps.record({ kind: 'TOKENS_ISSUED', userId: user.id, actorId: user.id, email: user.email });
-    return pair;
-  }
+  // tells a guesser nothing.
+  if (deps.config.requireVerifiedEmail && !user.emailVerified) return { kind: 'emailNotVerified', user };
+  if (mode === 'tokens') return { kind: 'tokens', user, pair: await deps.tokens.issue(user.id, deps.client) };
   await deps.cookieSession.start(user.id);
-  await deps.record({ kind: 'LOGIN_SUCCEEDED', userId: user.id, actorId: user.id, email: user.email });
-  return user;
+  return { kind: 'cookie', user };
 }
 
 /**
- * Signs in a user proven some other way than a password alone (a second factor, a passkey). An
- * account deleted or deactivated since the proof began does not sign in: InvalidTokenError, as for
- * a challenge that is no longer valid.
+ * Signs in a user proven some other way than a password alone (a second factor, a passkey),
+ * recording the login. An account deleted or deactivated since the proof began does not sign in.
  */
 export async function completeProvenSignIn(
   deps: SignInDeps & { prisma: Database },
   userId: number,
   mode: SignInMode,
-): Promise<PublicUser | TokenPair> {
+): Promise<SignInResult | { kind: 'inactive' }> {
   const user = await recordLogin(deps, userId);
-  if (!user) throw new InvalidTokenError();
+  if (!user) return { kind: 'inactive' };
   return completeSignIn(deps, user, mode);
 }

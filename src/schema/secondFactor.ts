@@ -28,6 +28,7 @@ import type { TokenPair } from '../tokens.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, parseUserId, type PublicUser } from '../users.ts';
 import { endSessions } from '../sessions.ts';
 import { builder } from './builder.ts';
+import { signInMember } from './signIn.ts';
 import { badUserInput } from './errors.ts';
 import { TokenPairType } from './tokens.ts';
 import { UserType } from './user.ts';
@@ -181,7 +182,9 @@ async function signInOrFail(context: Context, outcome: StepOutcome, wrong: new (
   if (outcome.method === 'RECOVERY_CODE') {
     await context.record({ kind: 'RECOVERY_CODE_USED', userId: outcome.userId, actorId: outcome.userId });
   }
-  return completeProvenSignIn(context, outcome.userId, outcome.mode);
+  const result = await completeProvenSignIn(context, outcome.userId, outcome.mode);
+  if (result.kind === 'inactive') throw new InvalidTokenError();
+  return signInMember(context, result);
 }
 
 /** Changes to one's factors that need the current password again: rate limited like changePassword. */

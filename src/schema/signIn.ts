@@ -1,8 +1,8 @@
 import { authenticate } from '../auth.ts';
 import type { Context } from '../context.ts';
-import { InvalidCredentialsError } from '../errors.ts';
+import { EmailNotVerifiedError, InvalidCredentialsError } from '../errors.ts';
 import { beginSecondFactor, type PendingSignIn } from '../secondFactor/signInStep.ts';
-import { completeSignIn } from '../signIn.ts';
+import { completeSignIn, type SignInResult } from '../signIn.ts';
 import type { TokenPair } from '../tokens.ts';
 import { normalizeEmail, type PublicUser } from '../users.ts';
 import { builder } from './builder.ts';
@@ -57,6 +57,18 @@ export function passwordSignIn(context: Context, input: { email: string; passwor
     if (result.outcome === 'secondFactor') {
       throw new SecondFactorRequired(await beginSecondFactor(context.secondFactors, result.userId, mode === 'tokens'));
     }
-    return completeSignIn(context, result.user, mode);
+    return signInMember(context, await completeSignIn(context, result.user, mode));
   });
+}
+
+/** The union member for a finished sign-in, with its audit event. */
+export async function signInMember(context: Context, result: SignInResult): Promise<PublicUser | TokenPair> {
+  const { user } = result;
+  if (result.kind === 'emailNotVerified') {
+    await context.record({ kind: 'LOGIN_FAILED', userId: user.id, actorId: null, email: user.email });
+    throw new EmailNotVerifiedError();
+  }
+  const kind = result.kind === 'tokens' ? 'TOKENS_ISSUED' : 'LOGIN_SUCCEEDED';
+  await context.record({ kind, userId: user.id, actorId: user.id, email: user.email });
+  return result.kind === 'tokens' ? result.pair : user;
 }

@@ -4,8 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/audit.ts';
-import { InvalidTokenError } from '../../src/errors.ts';
 import { MAX_CHALLENGE_FAILURES } from '../../src/secondFactor/challenges.ts';
 import { startPasskeyRegistration, startPasskeySignIn } from '../../src/secondFactor/passkeys.ts';
 import { SecretBox } from '../../src/secondFactor/secretBox.ts';
@@ -188,41 +186,50 @@ describe('answerPasskeySignIn', () => {
 describe('completeProvenSignIn', () => {
   function signInDeps(requireVerifiedEmail = false) {
     const started: number[] = [];
-    const audit = new AuditLog(parts.prisma, parts.logger);
-    const { config } = parts;
-    const tokens = new TokenService({
-      prisma: parts.prisma,
-      reads: parts.directReads,
-      ...tokenSettings(config),
-    });
     const signIn: SignInDeps & { prisma: DomainParts['prisma'] } = {
       prisma: parts.prisma,
       config: { requireVerifiedEmail },
       client: { ipAddress: '192.0.2.9', userAgent: 'domain-test' },
       cookieSession: { start: async (userId: number) => started.push(userId) },
-      tokens,
-      record: (event) => audit.record(event),
+      tokens: new TokenService({ prisma: parts.prisma, reads: parts.directReads, ...tokenSettings(parts.config) }),
     };
     return { signIn, started };
   }
-  const kinds = async (userId: number) =>
-    (await parts.prisma.authEvent.findMany({ where: { userId }, orderBy: { id: 'asc' } })).map((event) => event.kind);
+  const lastLogin = async (userId: number) =>
+    (await parts.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { lastLogin: true } })).lastLogin;
 
   it('signs a proven user in as the challenge asked, recording the login', async () => {
     const { signIn, started } = signInDeps();
     const user = await userWithTotp();
-    expect(await completeProvenSignIn(signIn, user.id, 'cookie')).toMatchObject({ id: user.id, email: user.email });
+    expect(await lastLogin(user.id)).toBeNull();
+    expect(await completeProvenSignIn(signIn, user.id, 'cookie')).toEqual({ kind: 'cookie', user: expect.objectContaining({ id: user.id, email: user.email }) });
     expect(started).toEqual([user.id]);
-    expect(await completeProvenSignIn(signIn, user.id, 'tokens')).toMatchObject({ userId: user.id, refreshToken: expect.any(String) });
-    expect(await kinds(user.id)).toEqual(['LOGIN_SUCCEEDED', 'TOKENS_ISSUED']);
+    expect(await lastLogin(user.id)).toBeInstanceOf(Date);
+    const tokens = await completeProvenSignIn(signIn, user.id, 'tokens');
+    expect(tokens).toMatchObject({ kind: 'tokens', user: { id: user.id }, pair: { userId: user.id, refreshToken: expect.any(String) } });
+    expect(await parts.prisma.tokenFamily.count({ where: { userId: user.id } })).toBe(1);
+    expect(started).toEqual([user.id]);
+  });
+
+  it('refuses an unverified email under REQUIRE_VERIFIED_EMAIL, with no session or token', async () => {
+    const { signIn, started } = signInDeps(true);
+    const user = await userWithTotp();
+    for (const mode of ['cookie', 'tokens'] as const) {
+      expect(await completeProvenSignIn(signIn, user.id, mode)).toEqual({ kind: 'emailNotVerified', user: expect.objectContaining({ id: user.id }) });
+    }
+    expect(started).toEqual([]);
+    expect(await parts.prisma.tokenFamily.count({ where: { userId: user.id } })).toBe(0);
+    await parts.prisma.user.update({ where: { id: user.id }, data: { emailVerified: true } });
+    expect(await completeProvenSignIn(signIn, user.id, 'cookie')).toMatchObject({ kind: 'cookie' });
   });
 
   it('refuses an account deactivated or deleted since the proof began', async () => {
     const { signIn, started } = signInDeps();
     const inactive = await userWithTotp({ isActive: false });
-    await expect(completeProvenSignIn(signIn, inactive.id, 'cookie')).rejects.toThrow(InvalidTokenError);
-    await expect(completeProvenSignIn(signIn, inactive.id + 1_000_000, 'tokens')).rejects.toThrow(InvalidTokenError);
+    expect(await completeProvenSignIn(signIn, inactive.id, 'cookie')).toEqual({ kind: 'inactive' });
+    expect(await completeProvenSignIn(signIn, inactive.id + 1_000_000, 'tokens')).toEqual({ kind: 'inactive' });
     expect(started).toEqual([]);
     expect(await parts.prisma.tokenFamily.count({ where: { userId: inactive.id } })).toBe(0);
+    expect(await lastLogin(inactive.id)).toBeNull();
   });
 });
