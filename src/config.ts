@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rateLimits.ts';
@@ -74,8 +74,6 @@ export interface Config {
   migrationLockWaitSeconds: number;
   /** AES-256 keys for TOTP secrets at rest: the first encrypts, every one decrypts (rotation). */
   totpEncryptionKeys: Buffer[];
-  /** Production without TOTP_ENCRYPTION_KEY: the keys come from SESSION_SECRET (see `encryptionKeys`). */
-  totpKeysFromSessionSecret: boolean;
   /** The issuer authenticator apps show next to the account. */
   totpIssuer: string;
   webauthn: WebAuthnConfig;
@@ -234,28 +232,19 @@ function claimValue(env: Env, name: string, fallback: string): string {
   return value;
 }
 
-/**
- * `TOTP_ENCRYPTION_KEY`: 32 random bytes each, base64 (`openssl rand -base64 32`), comma-separated.
- * Unset in production, one key is derived from each SESSION_SECRET (HKDF-SHA256, a label of its own,
- * in the same order), so a service given only the secrets every deployment has runs, second factor
- * included, and rotating SESSION_SECRET rotates these keys the same way (first encrypts, all decrypt).
- */
-function encryptionKeys(env: Env, production: boolean, dataDir: string, sessionSecrets: string[]): { keys: Buffer[]; derived: boolean } {
+/** `TOTP_ENCRYPTION_KEY`: 32 random bytes each, base64 (`openssl rand -base64 32`), comma-separated. */
+function encryptionKeys(env: Env, production: boolean, dataDir: string): Buffer[] {
   const name = 'TOTP_ENCRYPTION_KEY';
   const values = list(env[name]);
   if (values.length === 0) {
-    if (production) {
-      const keys = sessionSecrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, '', 'totp-encryption-key', 32)));
-      return { keys, derived: true };
-    }
+    if (production) throw new ConfigError(`${name} must be set in production (32 random bytes, base64: openssl rand -base64 32)`);
     values.push(developmentSecret(dataDir, name.toLowerCase()));
   }
-  const keys = values.map((value) => {
+  return values.map((value) => {
     const key = Buffer.from(value, 'base64');
     if (key.length !== 32) throw new ConfigError(`${name} must be 32 bytes in base64 (openssl rand -base64 32), each of them`);
     return key;
   });
-  return { keys, derived: false };
 }
 
 function webauthnConfig(env: Env): WebAuthnConfig {
@@ -331,8 +320,6 @@ export function loadConfig(env: Env = process.env): Config {
   const rateLimits = env.RATE_LIMITS?.trim().toLowerCase();
 
   const url = databaseUrl(env, dataDir);
-  const sessionSecrets = secrets(env, 'SESSION_SECRET', production, dataDir);
-  const totp = encryptionKeys(env, production, dataDir, sessionSecrets);
   const webConcurrency = integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
   return {
     production,
@@ -343,7 +330,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrationDatabaseUrl: migrationDatabaseUrl(env, url),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
-    sessionSecrets,
+    sessionSecrets: secrets(env, 'SESSION_SECRET', production, dataDir),
     ...accessTokenKeys(env, production, dataDir),
     jwtIssuer: claimValue(env, 'JWT_ISSUER', 'auth-api'),
     jwtAudience: claimValue(env, 'JWT_AUDIENCE', 'auth-api'),
@@ -370,8 +357,7 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency,
     trustedDocuments: trustedDocuments(env),
     migrationLockWaitSeconds: integer(env, 'MIGRATION_LOCK_WAIT_SECONDS', DEFAULT_MIGRATION_LOCK_WAIT_SECONDS, 0, 3600),
-    totpEncryptionKeys: totp.keys,
-    totpKeysFromSessionSecret: totp.derived,
+    totpEncryptionKeys: encryptionKeys(env, production, dataDir),
     totpIssuer: env.TOTP_ISSUER?.trim() || 'Auth API',
     webauthn: webauthnConfig(env),
   };

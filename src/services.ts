@@ -108,9 +108,6 @@ export async function openServices(config: Config, { logger, onQuery }: Services
   if (config.jwtSigningKeys.length === 0) {
     logger.warn('JWT_SIGNING_KEYS is not set: access tokens are signed with JWT_SECRET (HS256), which other services cannot verify through /.well-known/jwks.json');
   }
-  if (config.totpKeysFromSessionSecret) {
-    logger.info('TOTP_ENCRYPTION_KEY is not set: authenticator secrets are encrypted under keys derived from SESSION_SECRET (keep a retired SESSION_SECRET listed until its users have signed in again)');
-  }
   const mailer = createMailer(config, logger);
   if (config.production && !config.smtpUrl) {
     logger.warn('SMTP_URL is not set: password reset mails, links included, are written to this log');

@@ -80,22 +80,10 @@ describe('loadConfig', () => {
     ).toThrow(/SESSION_SECRET must be at least 32 characters/);
     expect(() => loadConfig({ DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32) })).toThrow(ConfigError);
     const secrets = { DATA_DIR: dir, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), JWT_SECRET: 'j'.repeat(32) };
-    // Without TOTP_ENCRYPTION_KEY, one key per SESSION_SECRET, derived: the same for the same secrets.
-    const derived = loadConfig(secrets);
-    expect(derived.totpKeysFromSessionSecret).toBe(true);
-    expect(derived.totpEncryptionKeys).toHaveLength(1);
-    expect(derived.totpEncryptionKeys[0]).toHaveLength(32);
-    expect(derived.totpEncryptionKeys[0]!.equals(Buffer.from('s'.repeat(32)))).toBe(false);
-    expect(loadConfig(secrets).totpEncryptionKeys).toEqual(derived.totpEncryptionKeys);
-    const rotated = loadConfig({ ...secrets, SESSION_SECRET: `${'t'.repeat(32)},${'s'.repeat(32)}` }).totpEncryptionKeys;
-    expect(rotated).toHaveLength(2);
-    expect(rotated[1]).toEqual(derived.totpEncryptionKeys[0]);
-    expect(rotated[0]).not.toEqual(derived.totpEncryptionKeys[0]);
+    expect(() => loadConfig(secrets)).toThrow(/TOTP_ENCRYPTION_KEY must be set in production/);
     expect(() => loadConfig({ ...secrets, TOTP_ENCRYPTION_KEY: 'too-short' })).toThrow(/TOTP_ENCRYPTION_KEY must be 32 bytes/);
     const key = Buffer.alloc(32, 9).toString('base64');
-    const configured = loadConfig({ ...secrets, TOTP_ENCRYPTION_KEY: `${key}, ${Buffer.alloc(32, 8).toString('base64')}` });
-    expect(configured.totpEncryptionKeys).toHaveLength(2);
-    expect(configured.totpKeysFromSessionSecret).toBe(false);
+    expect(loadConfig({ ...secrets, TOTP_ENCRYPTION_KEY: `${key}, ${Buffer.alloc(32, 8).toString('base64')}` }).totpEncryptionKeys).toHaveLength(2);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
