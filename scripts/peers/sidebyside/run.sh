@@ -127,10 +127,12 @@ DJ_PID=$(cat "$DJ_DIR/run/gunicorn.pid")
 # ---- 1. GraphQL service: npm start in PROJECT_DIR, in its own session (setsid) so that the
 # whole npm -> sh -> node tree can be signalled by pid; production first.
 SESSION_SECRET=$(rand 48); JWT_SECRET=$(rand 48)
+# Production requires an encryption key for TOTP secrets: 32 random bytes, base64.
+TOTP_ENCRYPTION_KEY=$("$PY3" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')
 GQL_ADMIN=bench-admin@example.com; GQL_PW="sbs-$(rand 28)"; GQL_USER_PW="sbs-$(rand 28)"
 gql_env() {
   GENV=(PORT="$GQL_PORT" HOST=127.0.0.1 DATABASE_URL="file:$GQL_DB" SESSION_SECRET="$SESSION_SECRET"
-        JWT_SECRET="$JWT_SECRET" RATE_LIMITS=off LOG_LEVEL=warn BCRYPT_COST="$GQL_BCRYPT_COST"
+        JWT_SECRET="$JWT_SECRET" TOTP_ENCRYPTION_KEY="$TOTP_ENCRYPTION_KEY" RATE_LIMITS=off LOG_LEVEL=warn BCRYPT_COST="$GQL_BCRYPT_COST"
         WEB_CONCURRENCY="$GQL_WEB_CONCURRENCY" $GQL_ENV)
   [ "$GQL_MODE" != production ] || GENV+=(NODE_ENV=production TRUST_PROXY=1)
 }
