@@ -26,7 +26,6 @@ import { confirmTotpSetup, disableTotp, startTotpSetup } from '../secondFactor/t
 import { completeProvenSignIn } from '../signIn.ts';
 import type { TokenPair } from '../tokens.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, parseUserId, type PublicUser } from '../users.ts';
-import { endSessions } from '../sessions.ts';
 import { builder } from './builder.ts';
 import { signInMember } from './signIn.ts';
 import { badUserInput } from './errors.ts';
@@ -348,10 +347,10 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { userId: id }, context) => {
       const userId = parseUserId(id);
-      const reset = userId !== null && (await resetSecondFactors(context.prisma, userId, (tx) => endSessions(tx, userId)));
-      if (!reset) throw new NotFoundError();
+      const user = userId === null ? null : await resetSecondFactors(context.prisma, userId);
+      if (!user) throw new NotFoundError();
       await context.record({ kind: 'SECOND_FACTOR_DISABLED', userId });
-      return context.prisma.user.findUniqueOrThrow({ where: { id: userId! } });
+      return user;
     },
   }),
 }));

@@ -1,5 +1,6 @@
 import type { Database } from '../db.ts';
-import type { Prisma } from '../generated/prisma/client.ts';
+import type { Prisma, User } from '../generated/prisma/client.ts';
+import { endSessions } from '../sessions.ts';
 
 export type SecondFactorMethod = 'TOTP' | 'RECOVERY_CODE' | 'PASSKEY';
 
@@ -56,21 +57,18 @@ export async function summary(prisma: Database, userId: number): Promise<SecondF
 
 /**
  * Removes every factor of a user (a lost device) and ends their sessions, refresh tokens and
- * pending challenges. False when no such user exists.
+ * pending challenges. Returns the user as they are then, or null when no such user exists.
  */
-export async function resetSecondFactors(
-  prisma: Database,
-  userId: number,
-  endSessions: (tx: Prisma.TransactionClient) => Prisma.PrismaPromise<unknown>[],
-): Promise<boolean> {
-  return prisma.$transaction(async (tx) => {
+export async function resetSecondFactors(prisma: Database, userId: number): Promise<User | null> {
+  const reset = await prisma.$transaction(async (tx) => {
     const { count } = await tx.user.updateMany({ where: { id: userId }, data: { hasSecondFactor: false } });
     if (count === 0) return false;
     await tx.totpFactor.deleteMany({ where: { userId } });
     await tx.recoveryCode.deleteMany({ where: { userId } });
     await tx.passkey.deleteMany({ where: { userId } });
     await tx.secondFactorChallenge.deleteMany({ where: { userId } });
-    for (const write of endSessions(tx)) await write;
+    for (const write of endSessions(tx, userId)) await write;
     return true;
   });
+  return reset ? prisma.user.findUniqueOrThrow({ where: { id: userId } }) : null;
 }

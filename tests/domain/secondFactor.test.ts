@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CHALLENGE_FAILURES } from '../../src/secondFactor/challenges.ts';
+import { resetSecondFactors } from '../../src/secondFactor/factors.ts';
 import { startPasskeyRegistration, startPasskeySignIn } from '../../src/secondFactor/passkeys.ts';
 import { SecretBox } from '../../src/secondFactor/secretBox.ts';
 import {
@@ -180,6 +181,27 @@ describe('answerPasskeySignIn', () => {
     const step = await openPasskeySignIn(parts.prisma, challenge, {});
     expect(step).toEqual({ challenge: expect.objectContaining({ purpose: 'PASSKEY_SIGN_IN_NOBODY' }), userId: null });
     expect(await answerPasskeySignIn(deps, step, {})).toEqual({ kind: 'wrong', userId: null });
+  });
+});
+
+describe('resetSecondFactors', () => {
+  it('removes every factor, pending challenge and sign-in of the user, and answers the user; null for no such user', async () => {
+    const user = await userWithTotp();
+    await beginSecondFactor(deps, user.id, false);
+    const tokens = new TokenService({ prisma: parts.prisma, reads: parts.directReads, ...tokenSettings(parts.config) });
+    await tokens.issue(user.id, { ipAddress: null, userAgent: null });
+    const other = await userWithTotp();
+    expect(await resetSecondFactors(parts.prisma, user.id)).toMatchObject({ id: user.id, email: user.email, hasSecondFactor: false });
+    const left = (userId: number) =>
+      Promise.all([
+        parts.prisma.totpFactor.count({ where: { userId } }),
+        parts.prisma.recoveryCode.count({ where: { userId } }),
+        parts.prisma.secondFactorChallenge.count({ where: { userId } }),
+        parts.prisma.tokenFamily.count({ where: { userId } }),
+      ]);
+    expect(await left(user.id)).toEqual([0, 0, 0, 0]);
+    expect(await left(other.id)).toEqual([1, 10, 0, 0]);
+    expect(await resetSecondFactors(parts.prisma, other.id + 1_000_000)).toBeNull();
   });
 });
 
