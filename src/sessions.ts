@@ -98,6 +98,11 @@ export function endSessions(
   ];
 }
 
+/** Ends every cookie session, token sign-in and pending mailed change of the user, this one included. */
+export async function endAllSessions(prisma: Database, userId: number): Promise<void> {
+  await prisma.$transaction(endSessions(prisma, userId));
+}
+
 type Callback<T = void> = (error?: unknown, value?: T) => void;
 
 type StoredSession = session.SessionData;

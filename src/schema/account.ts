@@ -1,7 +1,7 @@
 import { changePassword } from '../auth.ts';
 import { InvalidCredentialsError, ValidationError } from '../errors.ts';
 import { updateProfile } from '../users.ts';
-import { endSessions, listSessions, revokeSession, type UserSession } from '../sessions.ts';
+import { endAllSessions, listSessions, revokeSession, type UserSession } from '../sessions.ts';
 import { builder } from './builder.ts';
 import { LOGGED_OUT, LogoutPayload } from './auth.ts';
 import { UserType } from './user.ts';
@@ -82,7 +82,7 @@ builder.mutationFields((t) => ({
     authScopes: { signedIn: true },
     description: 'Ends every session and refresh token of the signed-in user, this one included.',
     resolve: async (_root, _args, context) => {
-      await context.prisma.$transaction(endSessions(context.prisma, context.userId!));
+      await endAllSessions(context.prisma, context.userId!);
       await context.cookieSession.end();
       await context.record({ kind: 'LOGOUT', userId: context.userId });
       return LOGGED_OUT;
