@@ -1,136 +1,33 @@
 // Passkeys in a real Chromium with the DevTools protocol's virtual authenticator, on a frontend page
 // served from an allowed origin on localhost that calls the API with @simplewebauthn/browser.
-import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { print } from 'graphql';
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
-import { freePort } from './helpers/server.ts';
+import { chromiumMissing, skipPasskeyTests, startPasskeyBrowser, type PasskeyBrowser } from './helpers/passkeyBrowser.ts';
+import { TEST_PASSWORD } from './helpers/app.ts';
 import { FinishPasskeyRegistration, FinishPasskeySignIn, MySecondFactors, RemovePasskey, SecondFactorMe, StartPasskeyRegistration, StartPasskeySignIn, VerifySecondFactor } from './operations/secondFactor.ts';
 import { Login } from './operations/auth.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CI = process.env.CI === 'true';
-const chromiumMissing = fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing: apt-get install -y chromium`;
-if (chromiumMissing && !CI) console.warn(`Skipping the passkey tests: ${chromiumMissing}`);
-
-// The package's browser build (its exports name only the module entries).
-const BROWSER_BUNDLE = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
-
-/**
- * The frontend: `gql()` posts a document to the API with the browser's cookies, and the
- * @simplewebauthn/browser bundle is loaded as the global SimpleWebAuthnBrowser.
- */
-const PAGE = `<!doctype html>
-<meta charset="utf-8">
-<title>frontend</title>
-<script src="/simplewebauthn-browser.js"></script>
-<script>
-  window.gql = async (api, query, variables, token) => {
-    const headers = { 'content-type': 'application/json' };
-    if (token) headers.authorization = 'Bearer ' + token;
-    const response = await fetch(api, { method: 'POST', credentials: 'include', headers, body: JSON.stringify({ query, variables }) });
-    return response.json();
-  };
-</script>`;
-
-async function serveFrontend(port: number): Promise<http.Server> {
-  const bundle = fs.readFileSync(BROWSER_BUNDLE);
-  const server = http.createServer((req, res) => {
-    if (req.url === '/simplewebauthn-browser.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-    else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return server;
-}
-
-const skip = chromiumMissing !== null && !CI;
+const skip = skipPasskeyTests;
 describe.skipIf(skip)(skip ? `passkeys in Chromium (skipped: ${chromiumMissing})` : 'passkeys in Chromium', () => {
-  let app: TestApp;
-  let browser: Browser;
-  let api: string;
+  let harness: PasskeyBrowser;
+  let app: PasskeyBrowser['app'];
   let allowed: string;
   let notAllowed: string;
-  const servers: http.Server[] = [];
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    if (chromiumMissing) throw new Error(`The passkey tests need Chromium: ${chromiumMissing}`);
-    const [allowedPort, otherPort] = [await freePort(), await freePort()];
-    servers.push(await serveFrontend(allowedPort), await serveFrontend(otherPort));
-    // localhost is a secure context over http, so WebAuthn works there; both pages and the API are
-    // on the site "localhost", so the API's SameSite=Lax cookie goes with their fetches.
-    allowed = `http://localhost:${allowedPort}`;
-    notAllowed = `http://localhost:${otherPort}`;
-    app = await startTestApp({
-      CORS_ORIGINS: `${allowed},${notAllowed}`,
-      WEBAUTHN_RP_ID: 'localhost',
-      WEBAUTHN_ORIGINS: allowed,
-      WEBAUTHN_RP_NAME: 'Passkey Test',
-    });
-    api = `${app.url.replace('127.0.0.1', 'localhost')}/graphql`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    harness = await startPasskeyBrowser();
+    ({ app, allowed, notAllowed } = harness);
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
-    await browser?.close();
-    for (const server of servers) await new Promise((resolve) => server.close(resolve));
-    await app?.stop();
+    await harness?.stop();
   });
 
-  /** A browser tab on `origin` with its own virtual platform authenticator (ctap2, internal, resident keys, user verification). */
-  async function tab(origin = allowed): Promise<{ page: Page; cdp: CDPSession; authenticatorId: string }> {
-    const context = await browser.newContext();
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${origin}/`);
-    await page.waitForFunction(() => 'SimpleWebAuthnBrowser' in window);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
-    return { page, cdp, authenticatorId };
-  }
-
-  /** Runs a typed document from the page (cookies of its browser context). */
-  async function gql<TData>(page: Page, document: { __apiType?: unknown } & object, variables: object = {}, token?: string): Promise<{ data: TData; errors?: { extensions?: { code?: string } }[] }> {
-    return page.evaluate(([url, query, vars, bearer]) => (window as any).gql(url, query, vars, bearer), [api, print(document as never), variables, token] as const);
-  }
-
-  async function register(page: Page, name?: string) {
-    const started = (await gql<any>(page, StartPasskeyRegistration)).data.startPasskeyRegistration;
-    const response = await page.evaluate((optionsJSON) => (window as any).SimpleWebAuthnBrowser.startRegistration({ optionsJSON }), started.options);
-    return (await gql<any>(page, FinishPasskeyRegistration, { input: { challenge: started.challenge, response, name } })).data.finishPasskeyRegistration;
-  }
-
-  /** What the authenticator answers to request options (allowCredentials emptied when `discoverable`). */
-  function authenticate(page: Page, options: any) {
-    return page.evaluate((optionsJSON) => (window as any).SimpleWebAuthnBrowser.startAuthentication({ optionsJSON }), options);
-  }
-
-  async function signedInTab(email: string) {
-    const { id } = await app.createUser({ email });
-    const opened = await tab();
-    const login = (await gql<any>(opened.page, Login, { input: { email, password: TEST_PASSWORD } })).data.login;
-    expect(login.__typename).toBe('User');
-    return { ...opened, userId: id };
-  }
+  const tab = (origin?: string) => harness.tab(origin);
+  const gql = <TData>(page: Page, document: object, variables?: object, token?: string) => harness.gql<TData>(page, document, variables, token);
+  const register = (page: Page, name?: string) => harness.register(page, name);
+  const authenticate = (page: Page, options: any) => harness.authenticate(page, options);
+  const signedInTab = (email: string) => harness.signedInTab(email);
 
   it('registers named passkeys and signs in with one alone (discoverable, no email), as a cookie session or tokens', async () => {
     const email = 'alone@passkey.test';
@@ -149,8 +46,7 @@ describe.skipIf(skip)(skip ? `passkeys in Chromium (skipped: ${chromiumMissing})
     expect(await app.services.prisma.authEvent.count({ where: { userId, kind: 'PASSKEY_ADDED' } })).toBe(1);
 
     // A fresh browser context (no cookie) with the same authenticator: sign in without an email.
-    const { page: fresh } = { page: await (await browser.newContext()).newPage() };
-    contexts.push(fresh.context());
+    const fresh = await (await harness.context()).newPage();
     await fresh.goto(`${allowed}/`);
     await fresh.waitForFunction(() => 'SimpleWebAuthnBrowser' in window);
     const freshCdp = await fresh.context().newCDPSession(fresh);
