@@ -30,26 +30,34 @@ const UNAVAILABLE_MESSAGE =
   /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|Can't reach database server|Server has closed the connection/i;
 
 /**
- * Whether an error means the database cannot be reached right now (a restart, a stop, a network
- * fault) rather than a fault of the request or the code: such requests are answered
- * SERVICE_UNAVAILABLE. The one place that knows what `pg`, Prisma and its pg adapter throw then;
- * it follows `cause` and Prisma's `meta.driverAdapterError`.
+ * Whether `test` holds for the error or anything it wraps: its `cause`, GraphQL's `originalError`
+ * and Prisma's `meta.driverAdapterError`, a few levels deep.
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
+function inErrorChain(error: unknown, test: (fields: Record<string, unknown>) => boolean): boolean {
   const seen = new Set<unknown>();
   const pending = [error];
   while (pending.length > 0 && seen.size < 10) {
     const current = pending.pop();
     if (!current || typeof current !== 'object' || seen.has(current)) continue;
     seen.add(current);
-    const { code, kind, message, cause, meta, originalError } = current as Record<string, unknown>;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    if (typeof kind === 'string' && UNAVAILABLE_KINDS.has(kind)) return true;
-    if (kind === 'postgres' && typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
-    pending.push(cause, originalError, (meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
+    const fields = current as Record<string, unknown>;
+    if (test(fields)) return true;
+    pending.push(fields.cause, fields.originalError, (fields.meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
   }
   return false;
+}
+
+/**
+ * Whether an error means the database cannot be reached right now (a restart, a stop, a network
+ * fault) rather than a fault of the request or the code: such requests are answered
+ * SERVICE_UNAVAILABLE. The one place that knows what `pg`, Prisma and its pg adapter throw then.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return inErrorChain(error, ({ code, kind, message }) =>
+    (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) ||
+    (typeof kind === 'string' && UNAVAILABLE_KINDS.has(kind)) ||
+    (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)),
+  );
 }
 
 /** SQLite's SQLITE_FULL and PostgreSQL's disk_full (53100), as their drivers report them. */
@@ -57,17 +65,9 @@ const STORAGE_FULL = /database or disk is full|No space left on device|could not
 
 /** Whether an error means writes fail for lack of space: answered SERVICE_UNAVAILABLE, and shown by /health. */
 export function isStorageFull(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  const pending = [error];
-  while (pending.length > 0 && seen.size < 10) {
-    const current = pending.pop();
-    if (!current || typeof current !== 'object' || seen.has(current)) continue;
-    seen.add(current);
-    const { code, message, cause, meta, originalError } = current as Record<string, unknown>;
-    if (code === '53100' || code === 'SQLITE_FULL' || (typeof message === 'string' && STORAGE_FULL.test(message))) return true;
-    pending.push(cause, originalError, (meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError);
-  }
-  return false;
+  return inErrorChain(error, ({ code, message }) =>
+    code === '53100' || code === 'SQLITE_FULL' || (typeof message === 'string' && STORAGE_FULL.test(message)),
+  );
 }
 
 /**
