@@ -1,7 +1,8 @@
 import { InvalidCredentialsError, ValidationError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 import { passwordProblems } from './passwords/policy.ts';
-import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
+import { MAX_EMAIL_LENGTH, normalizeEmail, type AccountDeps } from './users.ts';
+import { publicUserColumns, type PublicUser } from './userRows.ts';
 import { endSessions, type Credential } from './sessions.ts';
 
 export type Authentication =

@@ -4,7 +4,7 @@ import { RateLimitedError, type Operation, type Subject } from './rateLimits.ts'
 import type { Services } from './services.ts';
 import { sessionKey, type Credential } from './sessions.ts';
 import type { ClientInfo } from './tokens.ts';
-import type { UserRow } from './userRows.ts';
+import type { PublicUser } from './userRows.ts';
 
 export interface Viewer {
   id: number;
@@ -26,7 +26,7 @@ export interface Context extends Services {
    * at the start of this request (null: no such user), so `me` and the staff check need no query;
    * undefined when it was not read that way (a session started during this request).
    */
-  sessionUser: UserRow | null | undefined;
+  sessionUser: PublicUser | null | undefined;
   /** The signed-in user's flags, loaded once per request when a field needs them. */
   viewer: () => Promise<Viewer | null>;
   /**
@@ -44,7 +44,7 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 interface SignedIn {
   userId: number;
   credential: Credential;
-  user: UserRow | null | undefined;
+  user: PublicUser | null | undefined;
 }
 
 /**

@@ -7,7 +7,8 @@ import { InvalidCredentialsError, InvalidTokenError, ValidationError } from './e
 import { Prisma } from './generated/prisma/client.ts';
 import type { Mailer } from './mail.ts';
 import type { PasswordHasher } from './passwords/hasher.ts';
-import { emailProblems, normalizeEmail, publicUserColumns, type PublicUser } from './users.ts';
+import { emailProblems, normalizeEmail } from './users.ts';
+import { publicUserColumns, type PublicUser } from './userRows.ts';
 import { endSessions, type Credential } from './sessions.ts';
 
 type MailServices = {

@@ -6,7 +6,8 @@ import { consumeEmailToken, emailTokenLink, findEmailToken, issueEmailToken } fr
 import { InvalidTokenError, ValidationError } from './errors.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { endSessions } from './sessions.ts';
-import { MAX_EMAIL_LENGTH, normalizeEmail, publicUserColumns, type AccountDeps, type PublicUser } from './users.ts';
+import { MAX_EMAIL_LENGTH, normalizeEmail, type AccountDeps } from './users.ts';
+import { publicUserColumns, type PublicUser } from './userRows.ts';
 
 interface ResetServices extends AccountDeps {
   mailer: Mailer;

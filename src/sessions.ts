@@ -3,7 +3,7 @@ import type { Database, DirectReads } from './db.ts';
 import { retireEmailTokens } from './emailTokens.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 import { digest } from './opaqueTokens.ts';
-import { USER_COLUMNS_SQL, userFromRow, type RawUserRow, type UserRow } from './userRows.ts';
+import { USER_COLUMNS_SQL, userFromRow, type RawUserRow, type PublicUser } from './userRows.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -17,7 +17,7 @@ declare module 'express-session' {
      * names no existing user), so `me` and the staff check need no query; kept out of the stored
      * data, and absent from a session started during this request.
      */
-    user: UserRow | null;
+    user: PublicUser | null;
   }
 }
 
@@ -120,7 +120,7 @@ interface SessionWithUser {
   data: string;
   expiresAt: Date;
   lastSeenAt: Date;
-  user: UserRow | null;
+  user: PublicUser | null;
 }
 
 /** A raw row: timestamps differ by database (SQLite has no dates), so they are normalized. */

@@ -2,7 +2,7 @@ import { recordLogin } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db.ts';
 import type { ClientInfo, TokenPair, TokenService } from './tokens.ts';
-import type { PublicUser } from './users.ts';
+import type { PublicUser } from './userRows.ts';
 
 /** How a sign-in ends: a cookie session (login) or a token pair (obtainTokens). */
 export type SignInMode = 'cookie' | 'tokens';

@@ -5,7 +5,7 @@ import type { Database, DirectReads } from './db.ts';
 import { digest, MAX_TOKEN_LENGTH, randomToken } from './opaqueTokens.ts';
 import { secretKid, type SigningKey } from './signingKeys.ts';
 import { roleSet } from './roles.ts';
-import { USER_COLUMNS_SQL, userFromRow, type RawUserRow, type UserRow } from './userRows.ts';
+import { USER_COLUMNS_SQL, userFromRow, type RawUserRow, type PublicUser } from './userRows.ts';
 
 /** The issuer of HS256 tokens signed before issuer and audience were configurable. */
 const LEGACY_ISSUER = 'auth-api';
@@ -49,7 +49,7 @@ export interface AccessClaims {
   userId: number;
   familyId: string;
   /** The user's public columns, read with the token's family (null: the user is gone). */
-  user: UserRow | null;
+  user: PublicUser | null;
 }
 
 /** What an access token says about its user besides who they are. */

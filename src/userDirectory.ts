@@ -3,7 +3,7 @@ import type { Database, DirectReads } from './db.ts';
 import { InvalidArgumentError } from './errors.ts';
 import type { Prisma, User } from './generated/prisma/client.ts';
 import { countRows, whereClause, type CountCondition } from './pages.ts';
-import { USER_COLUMNS_SQL, userFromRow, type RawUserRow } from './userRows.ts';
+import { publicUserColumns, USER_COLUMNS_SQL, userFromRow, type RawUserRow } from './userRows.ts';
 import { ROLE_PATTERN } from './roles.ts';
 
 /** Staff's list of users: filters, orders, keyset pages and counts, free of GraphQL. */
@@ -168,7 +168,7 @@ async function cursorBound(deps: Pick<UserDirectoryDeps, 'directReads'>, window:
 }
 
 /** The columns a page reads with one direct statement; any other selection (roles) goes through Prisma. */
-const DIRECT_COLUMNS = new Set(['id', 'email', 'firstName', 'lastName', 'isStaff', 'isActive', 'dateJoined', 'lastLogin', 'emailVerified', 'hasSecondFactor']);
+const DIRECT_COLUMNS = new Set([...Object.keys(publicUserColumns), 'hasSecondFactor']);
 
 function readsColumnsOnly({ select, include }: UserSelection): boolean {
   return !include && !!select && Object.entries(select).every(([key, value]) => value === true && DIRECT_COLUMNS.has(key));

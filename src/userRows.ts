@@ -1,17 +1,20 @@
 import type { DirectReads } from './db.ts';
+import type { Prisma } from './generated/prisma/client.ts';
 
-/** A user's public columns (those of `PublicUser`), as the direct reads return them. */
-export interface UserRow {
-  id: number;
-  email: string;
-  firstName: string;
-  lastName: string;
-  isStaff: boolean;
-  isActive: boolean;
-  dateJoined: Date;
-  lastLogin: Date | null;
-  emailVerified: boolean;
-}
+/** Every column a client may see: never the password hash. */
+export const publicUserColumns = {
+  id: true,
+  email: true,
+  firstName: true,
+  lastName: true,
+  isStaff: true,
+  isActive: true,
+  dateJoined: true,
+  lastLogin: true,
+  emailVerified: true,
+} as const satisfies Prisma.UserSelect;
+
+export type PublicUser = Prisma.UserGetPayload<{ select: typeof publicUserColumns }>;
 
 type Timestamp = Date | string;
 type Flag = boolean | number | bigint;
@@ -34,7 +37,7 @@ export const USER_COLUMNS_SQL = `u."id" AS "userId", u."email", u."firstName", u
     u."isStaff", u."isActive", u."dateJoined", u."lastLogin", u."emailVerified"`;
 
 /** The user of a raw row; null when the row has none (an outer join that found no user). */
-export function userFromRow(row: RawUserRow): UserRow | null {
+export function userFromRow(row: RawUserRow): PublicUser | null {
   if (row.userId === null) return null;
   return {
     id: Number(row.userId),
@@ -55,7 +58,7 @@ const USER_BY_ID_SQL = `SELECT ${USER_COLUMNS_SQL} FROM "User" u WHERE u."id" = 
  * One user's public columns, by id, as one prepared statement: staff read users by id far more
  * often than they change them, and Prisma's query costs several times the statement (docs/performance.md).
  */
-export async function readUser(reads: DirectReads, id: number): Promise<UserRow | null> {
+export async function readUser(reads: DirectReads, id: number): Promise<PublicUser | null> {
   const row = await reads.get<RawUserRow>(USER_BY_ID_SQL, id);
   return row ? userFromRow(row) : null;
 }

@@ -6,6 +6,7 @@ import type { PasswordHasher } from './passwords/hasher.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { roleSet, rolesProblems } from './roles.ts';
 import { endSessions } from './sessions.ts';
+import { publicUserColumns, type PublicUser } from './userRows.ts';
 
 /** What account changes need: the database and the password hasher. */
 export interface AccountDeps {
@@ -14,21 +15,6 @@ export interface AccountDeps {
 }
 
 export { MAX_EMAIL_LENGTH, MAX_NAME_LENGTH };
-
-/** Every column a client may see: never the password hash. */
-export const publicUserColumns = {
-  id: true,
-  email: true,
-  firstName: true,
-  lastName: true,
-  isStaff: true,
-  isActive: true,
-  dateJoined: true,
-  lastLogin: true,
-  emailVerified: true,
-} as const satisfies Prisma.UserSelect;
-
-export type PublicUser = Prisma.UserGetPayload<{ select: typeof publicUserColumns }>;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();

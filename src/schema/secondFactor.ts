@@ -25,7 +25,8 @@ import {
 import { confirmTotpSetup, disableTotp, startTotpSetup } from '../secondFactor/totp.ts';
 import { completeProvenSignIn } from '../signIn.ts';
 import type { TokenPair } from '../tokens.ts';
-import { MAX_EMAIL_LENGTH, normalizeEmail, parseUserId, type PublicUser } from '../users.ts';
+import { MAX_EMAIL_LENGTH, normalizeEmail, parseUserId } from '../users.ts';
+import type { PublicUser } from '../userRows.ts';
 import { builder } from './builder.ts';
 import { signInMember } from './signIn.ts';
 import { badUserInput } from './errors.ts';

@@ -4,7 +4,8 @@ import { EmailNotVerifiedError, InvalidCredentialsError } from '../errors.ts';
 import { beginSecondFactor, type PendingSignIn } from '../secondFactor/signInStep.ts';
 import { completeSignIn, type SignInResult } from '../signIn.ts';
 import type { TokenPair } from '../tokens.ts';
-import { normalizeEmail, type PublicUser } from '../users.ts';
+import { normalizeEmail } from '../users.ts';
+import type { PublicUser } from '../userRows.ts';
 import { builder } from './builder.ts';
 
 /** The answer to a right password when the account has a second factor; thrown so the errors plugin puts it in the union. */
