@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database, DirectReads } from './db.ts';
 import type { AuthEvent, Prisma } from './generated/prisma/client.ts';
-import { countRows, type CountCondition } from './pages.ts';
+import { countRows, type SqlCondition } from './pages.ts';
 import { truncate } from './text.ts';
 import { parseUserId } from './users.ts';
 
@@ -113,7 +113,7 @@ export async function findAuthEvents(
 /** How many events `filter` selects, whatever the page. */
 export async function countAuthEvents(deps: { directReads: DirectReads }, filter: AuthEventFilter | null | undefined): Promise<number> {
   const { userId, kind } = authEventWhere(filter);
-  const conditions: CountCondition[] = [
+  const conditions: SqlCondition[] = [
     ...(userId !== undefined ? [['"userId" = ?', userId] as const] : []),
     ...(kind !== undefined ? [['"kind" = ?', kind] as const] : []),
   ];

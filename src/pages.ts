@@ -4,7 +4,7 @@ export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
 /** One condition of a list or its count: SQL valid on SQLite and PostgreSQL with `?` placeholders, and its values. */
-export type CountCondition = readonly [sql: string, ...params: unknown[]];
+export type SqlCondition = readonly [sql: string, ...params: unknown[]];
 
 /**
  * A list's total as one plain `SELECT COUNT(*) ... WHERE` on the direct-read connection. Prisma's
@@ -13,7 +13,7 @@ export type CountCondition = readonly [sql: string, ...params: unknown[]];
  * counts an index's entries. The conditions must select exactly the rows of the list's Prisma
  * `where`. Booleans are bound as 1/0, which both databases read as the column's boolean.
  */
-export async function countRows(reads: DirectReads, table: string, conditions: readonly CountCondition[]): Promise<number> {
+export async function countRows(reads: DirectReads, table: string, conditions: readonly SqlCondition[]): Promise<number> {
   const { where, params } = whereClause(conditions);
   const row = await reads.get<{ count: number | bigint | string }>(`SELECT COUNT(*) AS "count" FROM "${table}"${where}`, ...params);
   // PostgreSQL's COUNT is a bigint, which `pg` returns as a string.
@@ -21,7 +21,7 @@ export async function countRows(reads: DirectReads, table: string, conditions: r
 }
 
 /** ` WHERE` and the conditions joined with AND (nothing for none), and their values in order. */
-export function whereClause(conditions: readonly CountCondition[]): { where: string; params: unknown[] } {
+export function whereClause(conditions: readonly SqlCondition[]): { where: string; params: unknown[] } {
   return {
     where: conditions.length === 0 ? '' : ` WHERE ${conditions.map(([sql]) => sql).join(' AND ')}`,
     params: conditions.flatMap(([, ...values]) => values.map((value) => (typeof value === 'boolean' ? Number(value) : value))),

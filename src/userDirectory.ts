@@ -2,7 +2,7 @@ import type { Config, DatabaseProvider } from './config.ts';
 import type { Database, DirectReads } from './db.ts';
 import { InvalidArgumentError } from './errors.ts';
 import type { Prisma, User } from './generated/prisma/client.ts';
-import { countRows, whereClause, type CountCondition } from './pages.ts';
+import { countRows, whereClause, type SqlCondition } from './pages.ts';
 import { publicUserColumns, USER_COLUMNS_SQL, userFromRow, type RawUserRow } from './userRows.ts';
 import { ROLE_PATTERN } from './roles.ts';
 
@@ -66,7 +66,7 @@ export async function findUsers(
 
 /** How many users `filter` selects, whatever the page. Throws InvalidArgumentError for a bad filter. */
 export async function countUsers(deps: Pick<UserDirectoryDeps, 'directReads' | 'config'>, filter: UserFilter | null | undefined): Promise<number> {
-  return countRows(deps.directReads, 'User', userCountConditions(filter, deps.config.databaseProvider));
+  return countRows(deps.directReads, 'User', userConditions(filter, deps.config.databaseProvider));
 }
 
 /** A substring match that ignores case: SQLite's LIKE does for ASCII, PostgreSQL needs ILIKE. */
@@ -116,21 +116,21 @@ function userWhere(filter: UserFilter | null | undefined, provider: DatabaseProv
   };
 }
 
-/** `userWhere` as SQL for `countRows`: the same conditions, and LIKE patterns as Prisma's `contains` makes them. */
-function userCountConditions(filter: UserFilter | null | undefined, provider: DatabaseProvider): CountCondition[] {
+/** `userWhere` as SQL, for the count and the direct page: the same conditions, and LIKE patterns as Prisma's `contains` makes them. */
+function userConditions(filter: UserFilter | null | undefined, provider: DatabaseProvider): SqlCondition[] {
   const search = searchText(filter);
   const role = roleFilter(filter);
   const like = provider === 'postgresql' ? 'ILIKE' : 'LIKE';
-  const equal = (column: keyof UserFilter, value: boolean | null | undefined): CountCondition[] =>
+  const equal = (column: keyof UserFilter, value: boolean | null | undefined): SqlCondition[] =>
     value == null ? [] : [[`"${column}" = ?`, value]];
   return [
     ...equal('isStaff', filter?.isStaff),
     ...equal('isActive', filter?.isActive),
-    ...(role ? [['"id" IN (SELECT "userId" FROM "UserRole" WHERE "role" = ?)', role] as CountCondition] : []),
+    ...(role ? [['"id" IN (SELECT "userId" FROM "UserRole" WHERE "role" = ?)', role] as SqlCondition] : []),
     ...equal('hasSecondFactor', filter?.hasSecondFactor),
     ...equal('emailVerified', filter?.emailVerified),
     ...(search
-      ? [[`("email" ${like} ? OR "firstName" ${like} ? OR "lastName" ${like} ?)`, `%${search.toLowerCase()}%`, `%${search}%`, `%${search}%`] as CountCondition]
+      ? [[`("email" ${like} ? OR "firstName" ${like} ? OR "lastName" ${like} ?)`, `%${search.toLowerCase()}%`, `%${search}%`, `%${search}%`] as SqlCondition]
       : []),
   ];
 }
@@ -179,7 +179,7 @@ function readsColumnsOnly({ select, include }: UserSelection): boolean {
  * cursor takes them. The bound on the sort key alone lets the index start at the cursor; users who
  * never logged in have the smallest lastLogin, and the cursor's key is read in the same statement.
  */
-function fromCursor(field: UserOrderField, direction: 'asc' | 'desc', id: number): CountCondition {
+function fromCursor(field: UserOrderField, direction: 'asc' | 'desc', id: number): SqlCondition {
   const key = `(SELECT "${field}" FROM "User" WHERE "id" = ?)`;
   const [beyond, atOrBeyond, idFrom] = direction === 'asc' ? ['>', '>=', '>='] : ['<', '<=', '<='];
   const bounded = `"${field}" ${atOrBeyond} ${key} AND ("${field}" ${beyond} ${key} OR "id" ${idFrom} ?)`;
@@ -206,7 +206,7 @@ async function readUserPage(
   // A negative take reads backwards from the cursor; the page still comes back in list order.
   const forwards = window.take > 0;
   const reading = forwards === (direction === 'asc') ? 'asc' : 'desc';
-  const conditions = userCountConditions(filter, deps.config.databaseProvider);
+  const conditions = userConditions(filter, deps.config.databaseProvider);
   if (window.cursor) conditions.push(fromCursor(field, reading, window.cursor.id));
   const { where, params } = whereClause(conditions);
   const nulls = field === 'lastLogin' ? (reading === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : '';
