@@ -14,8 +14,9 @@ declare module 'express-session' {
     lastSeenAt: number;
     /**
      * The signed-in user's row, read with the session in the same statement (null: the session
-     * names no existing user), so `me` and the staff check need no query; kept out of the stored
-     * data, and absent from a session started during this request.
+     * names no existing user), so `me` and the staff check need no query; not enumerable, so
+     * express-session neither hashes it on every request nor hands it back to `set`, and absent
+     * from a session started during this request.
      */
     user: PublicUser | null;
   }
@@ -185,8 +186,17 @@ export class PrismaSessionStore extends session.Store {
       .catch((error) => callback(error));
   }
 
+  override createSession(req: Parameters<session.Store['createSession']>[0], stored: StoredSession): session.Session & StoredSession {
+    // Taken off the object `get` returned, which express-session also hashes.
+    const { user } = stored;
+    delete (stored as Partial<StoredSession>).user;
+    const created = super.createSession(req, stored);
+    Object.defineProperty(created, 'user', { value: user, enumerable: false });
+    return created;
+  }
+
   override set(sid: string, stored: StoredSession, callback?: Callback): void {
-    const { lastSeenAt, user: _user, ...data } = stored;
+    const { lastSeenAt, ...data } = stored;
     const fields = {
       data: JSON.stringify(data),
       userId: data.userId ?? null,
