@@ -138,10 +138,12 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
         }
       }
     } else {
+      // First, so that the next statements wait for a lock another process holds (a second
+      // worker starting, `npm run create-admin`) instead of failing at once with SQLITE_BUSY.
+      await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
       // WAL lets readers proceed during a write and makes each commit ~4x cheaper (docs/prisma-offline.md).
       await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
       await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
-      await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
       await prisma.$queryRawUnsafe('PRAGMA foreign_keys = ON');
     }
   } catch (error) {
