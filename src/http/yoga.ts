@@ -91,6 +91,9 @@ export function yogaOptions<ServerContext extends object>({ production, logger, 
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     batching: false,
+    // readBody (http/pipeline.ts) has already buffered the body under its cap; Yoga's own limit
+    // would stream those bytes once more through a TransformStream, for every request.
+    maxRequestBodySize: false as const,
     // CORS is answered before Yoga (see corsHeaders), for listed origins only.
     cors: false,
     maskedErrors: {
