@@ -229,7 +229,7 @@ export async function usersByIds(
   services: { prisma: Database },
   ids: readonly number[],
   select: Prisma.UserSelect = publicUserColumns,
-): Promise<Map<number, { id: number }>> {
-  const rows = await services.prisma.user.findMany({ where: { id: { in: [...ids] } }, select: { ...select, id: true } });
+): Promise<Map<number, PublicUser>> {
+  const rows = (await services.prisma.user.findMany({ where: { id: { in: [...ids] } }, select: { ...select, ...publicUserColumns } })) as PublicUser[];
   return new Map(rows.map((row) => [row.id, row]));
 }

@@ -4,6 +4,7 @@ import type { FieldNode, GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import type { Context } from '../context.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import { parseUserId, usersByIds } from '../users.ts';
+import { publicUserColumns, type PublicUser } from '../userRows.ts';
 import { builder } from './builder.ts';
 import { badUserInput } from './errors.ts';
 import { UserType } from './user.ts';
@@ -18,7 +19,7 @@ export const MAX_REPRESENTATIONS = 500;
  * One query for all the users an `_entities` field names, selecting what the document asks of them
  * (as `user(id)` would), so no field falls back to a query of its own.
  */
-const loaders = new WeakMap<Context, Map<FieldNode, DataLoader<number, { id: number } | null>>>();
+const loaders = new WeakMap<Context, Map<FieldNode, DataLoader<number, PublicUser | null>>>();
 
 function userLoader(context: Context, info: GraphQLResolveInfo) {
   let byField = loaders.get(context);
@@ -26,7 +27,7 @@ function userLoader(context: Context, info: GraphQLResolveInfo) {
   const field = info.fieldNodes[0]!;
   let loader = byField.get(field);
   if (!loader) {
-    const { select } = queryFromInfo({ context, info, typeName: UserType.name, select: { id: true } }) as { select: Prisma.UserSelect };
+    const { select } = queryFromInfo({ context, info, typeName: UserType.name, select: publicUserColumns }) as { select: Prisma.UserSelect };
     loader = new DataLoader(async (ids: readonly number[]) => {
       const rows = await usersByIds(context, ids, select);
       return ids.map((id) => rows.get(id) ?? null);
