@@ -153,8 +153,10 @@ export class PrismaSessionStore extends session.Store {
   private readonly touchIntervalMs: number;
   private readonly maxAgeMs: number;
   private readonly reads: DirectReads;
-  /** Session objects that have been written once (express-session saves twice at login). */
-  private readonly persisted = new WeakSet<object>();
+  /** Put on the store by express-session's middleware: a new session, under a new id, on `req`. */
+  declare generate: (req: Parameters<session.Store['regenerate']>[0]) => void;
+  /** What was last written of each session object, its cookie aside (express-session saves twice at login). */
+  private readonly written = new WeakMap<object, string>();
 
   constructor(
     private readonly prisma: Database,
@@ -197,6 +199,12 @@ export class PrismaSessionStore extends session.Store {
 
   override set(sid: string, stored: StoredSession, callback?: Callback): void {
     const { lastSeenAt, ...data } = stored;
+    // express-session saves the session a sign-in started once more at the end of that request
+    // (regenerating hides the first save from it), its cookie's expiry moved on by a few ms: with
+    // nothing else changed, there is nothing to write.
+    const { cookie: _cookie, ...content } = data;
+    const written = JSON.stringify(content);
+    if (this.written.get(stored) === written) return void callback?.();
     const fields = {
       data: JSON.stringify(data),
       userId: data.userId ?? null,
@@ -207,16 +215,32 @@ export class PrismaSessionStore extends session.Store {
     };
     // A session that is already stored is only ever updated: if it was ended meanwhile (logout
     // elsewhere, deactivation), a late save at the end of its request must not bring it back.
-    const alreadyStored = lastSeenAt !== undefined || this.persisted.has(stored);
-    const write = alreadyStored
+    const write = this.isStored(stored)
       ? this.prisma.session.updateMany({ where: { id: sessionKey(sid) }, data: fields })
-      : this.prisma.session.upsert({ where: { id: sessionKey(sid) }, create: { id: sessionKey(sid), ...fields }, update: fields });
+      : this.prisma.session.upsert({ where: { id: sessionKey(sid) }, create: { id: sessionKey(sid), ...fields, createdAt: fields.lastSeenAt }, update: fields });
     write
       .then(() => {
-        this.persisted.add(stored);
+        this.written.set(stored, written);
         callback?.();
       })
       .catch((error) => callback?.(error));
+  }
+
+  /**
+   * A session never stored (a browser's first sign-in) already has a fresh, unguessable id, which
+   * express-session never takes from an unknown cookie: there is no row to delete.
+   */
+  override regenerate(req: Parameters<session.Store['regenerate']>[0], callback: (error?: unknown) => void): void {
+    if (req.session && !this.isStored(req.session as unknown as StoredSession)) {
+      this.generate(req);
+      return void callback();
+    }
+    super.regenerate(req, callback);
+  }
+
+  /** Read from the table by this request (`get` adds lastSeenAt), or written by it. */
+  private isStored(stored: StoredSession): boolean {
+    return stored.lastSeenAt !== undefined || this.written.has(stored);
   }
 
   override destroy(sid: string, callback?: Callback): void {

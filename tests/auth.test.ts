@@ -156,6 +156,22 @@ describe('login', () => {
     expect((await replay.request(Me)).data?.me).toBeNull();
   });
 
+  it('costs one statement for each row it touches: the account read, lastLogin, the session, the audit event', async () => {
+    const { email } = await app.createUser({ email: 'statements@example.com' });
+    app.sql.length = 0;
+    await app.client().login(email, TEST_PASSWORD);
+    const statements = app.sql.filter((sql) => /^\s*(SELECT|INSERT|UPDATE|DELETE)\b/i.test(sql));
+    const count = (verb: string, table: string) =>
+      statements.filter((sql) => new RegExp(`^\\s*${verb}\\b[^]*?[\`"]${table}[\`"]`, 'i').test(sql)).length;
+    expect(count('SELECT', 'User'), statements.join('\n')).toBe(1);
+    expect(count('UPDATE', 'User'), statements.join('\n')).toBe(1);
+    // A browser's first session has no row yet to delete, and is written once, not again at the end.
+    expect(count('INSERT', 'Session') + count('UPDATE', 'Session'), statements.join('\n')).toBe(1);
+    expect(count('DELETE', 'Session'), statements.join('\n')).toBe(0);
+    expect(count('INSERT', 'AuthEvent'), statements.join('\n')).toBe(1);
+    expect(statements, statements.join('\n')).toHaveLength(4);
+  });
+
   it('upgrades the stored hash when the configured cost changed', async () => {
     const { email } = await app.createUser({ email: 'rehash@example.com' });
     const cheap = await import('bcryptjs').then((bcrypt) => bcrypt.hash(TEST_PASSWORD, 4));
