@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Session, SessionData } from 'express-session';
 import proxyaddr from 'proxy-addr';
 import { sessionKey, type Credential } from '../sessions.ts';
@@ -38,11 +39,21 @@ export function compileTrust(trust: TrustProxy): (address: string, hop: number) 
 /** Sets `ip` and `secure` from the connection and, when it comes from a trusted proxy, its X-Forwarded headers. */
 export function identifyClient(req: IncomingMessage, trust: (address: string, hop: number) => boolean): asserts req is HttpRequest {
   const request = req as HttpRequest;
-  request.ip = proxyaddr(req, trust);
+  // Without X-Forwarded-For the socket's peer is the client, whoever is trusted: proxy-addr would
+  // parse its address for nothing.
+  request.ip = req.headers['x-forwarded-for'] === undefined ? req.socket.remoteAddress : proxyaddr(req, trust);
   const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
   const forwarded = req.headers['x-forwarded-proto'];
-  const fromProxy = !encrypted && typeof forwarded === 'string' && trust(req.socket.remoteAddress ?? '', 0);
+  const fromProxy = !encrypted && typeof forwarded === 'string' && trustedPeer(req.socket, trust);
   request.secure = fromProxy ? forwarded.split(',')[0]!.trim().toLowerCase() === 'https' : encrypted;
+}
+
+/** Whether the socket's peer is a trusted proxy, decided once per connection (keep-alive carries many requests). */
+const peers = new WeakMap<Socket, boolean>();
+function trustedPeer(socket: Socket, trust: (address: string, hop: number) => boolean): boolean {
+  let trusted = peers.get(socket);
+  if (trusted === undefined) peers.set(socket, (trusted = trust(socket.remoteAddress ?? '', 0)));
+  return trusted;
 }
 
 const MAX_USER_AGENT_LENGTH = 512;
