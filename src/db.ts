@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import type pg from 'pg';
 import { databaseProvider } from './config.ts';
-import { PrismaClient } from './generated/prisma/client.ts';
+import type { PrismaClient } from './generated/prisma/client.ts';
 
 /** Both providers' clients have the same models and API; the SQLite one's types stand for both. */
 export type Database = PrismaClient;
@@ -118,11 +117,12 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
     // The hash leaves the database only where a query asks for it by name.
     omit: { user: { passwordHash: true } },
   };
-  // PostgreSQL's driver and client load only when used (~3 MB a process otherwise).
+  // Each database's driver and client load only when used: a cluster's primary, which imports
+  // this module but serves nothing, loads neither.
   const prisma = (
     postgres
       ? await connectPostgres(databaseUrl, settings, options.poolSize ?? 10, options.onConnectionError)
-      : new PrismaClient({ ...settings, adapter: new PrismaBetterSQLite3({ url: databaseUrl }) })
+      : await connectSqlite(databaseUrl, settings)
   ) as unknown as PrismaClient<'query'>;
   if (options.onQuery) prisma.$on('query', (event) => options.onQuery!(event.query));
   try {
@@ -151,6 +151,14 @@ export async function connectDatabase(databaseUrl: string, options: ConnectOptio
     throw new DatabaseError(`Cannot open the database: ${(error as Error).message}`);
   }
   return prisma as unknown as Database;
+}
+
+async function connectSqlite(databaseUrl: string, settings: object) {
+  const [{ PrismaBetterSQLite3 }, { PrismaClient: SqliteClient }] = await Promise.all([
+    import('@prisma/adapter-better-sqlite3'),
+    import('./generated/prisma/client.ts'),
+  ]);
+  return new SqliteClient({ ...settings, adapter: new PrismaBetterSQLite3({ url: databaseUrl }) });
 }
 
 async function connectPostgres(databaseUrl: string, settings: object, poolSize: number, onConnectionError?: (error: Error) => void) {
