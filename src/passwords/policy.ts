@@ -1,12 +1,23 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 import { longerThan, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from '../limits.ts';
 import { MAX_PASSWORD_BYTES, passwordTooLong } from './hasher.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 const MAX_SIMILARITY = 0.7;
 
-/** 49,000 most common passwords, from the zxcvbn-ts project's common-language dictionary. */
-const commonPasswords = new Set(dictionary['passwords-common'].map((word) => String(word).toLowerCase()));
+/**
+ * 49,000 most common passwords, from the zxcvbn-ts project's common-language dictionary. Read at
+ * the first password check: unpacking it takes ~15 MB for a moment, which a process that only
+ * serves reads never needs.
+ */
+let commonPasswords: Set<string> | undefined;
+function isCommonPassword(password: string): boolean {
+  if (!commonPasswords) {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+    commonPasswords = new Set(dictionary['passwords-common'].map((word) => String(word).toLowerCase()));
+  }
+  return commonPasswords.has(password.trim().toLowerCase());
+}
 
 export interface PasswordContext {
   email?: string | null;
@@ -88,7 +99,7 @@ export function passwordProblems(password: string, context: PasswordContext = {}
   if (/^\d+$/.test(password)) {
     problems.push('This password is entirely numeric.');
   }
-  if (commonPasswords.has(password.trim().toLowerCase())) {
+  if (isCommonPassword(password)) {
     problems.push('This password is too common.');
   }
   // The similarity check costs the product of the lengths, so it looks only at values within their
