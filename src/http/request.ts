@@ -82,23 +82,35 @@ function callback(run: (done: (error?: unknown) => void) => void): Promise<void>
   return new Promise((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
 }
 
-export function cookieSession({ req, res }: ServerContext, cookie: { name: string; production: boolean }): CookieSession {
-  return {
-    get userId() {
-      return req.session?.userId;
-    },
-    async start(userId) {
-      await callback((done) => req.session.regenerate(done));
-      Object.assign(req.session, { userId, ...clientInfo(req) });
-      await callback((done) => req.session.save(done));
-      return { kind: 'cookie', sessionKey: sessionKey(req.sessionID) };
-    },
-    async end() {
-      if (!req.session?.userId) return;
-      await callback((done) => req.session.destroy(done));
-      res.appendHeader('Set-Cookie', clearedCookie(cookie.name, sessionCookieOptions(cookie.production)));
-    },
-  };
+export function cookieSession(server: ServerContext, cookie: { name: string; production: boolean }): CookieSession {
+  return new RequestCookieSession(server, cookie);
+}
+
+/** A class, so that every request's handle shares one `userId` getter rather than defining its own. */
+class RequestCookieSession implements CookieSession {
+  constructor(
+    private readonly server: ServerContext,
+    private readonly cookie: { name: string; production: boolean },
+  ) {}
+
+  get userId(): number | undefined {
+    return this.server.req.session?.userId;
+  }
+
+  async start(userId: number): Promise<Credential> {
+    const { req } = this.server;
+    await callback((done) => req.session.regenerate(done));
+    Object.assign(req.session, { userId, ...clientInfo(req) });
+    await callback((done) => req.session.save(done));
+    return { kind: 'cookie', sessionKey: sessionKey(req.sessionID) };
+  }
+
+  async end(): Promise<void> {
+    const { req, res } = this.server;
+    if (!req.session?.userId) return;
+    await callback((done) => req.session.destroy(done));
+    res.appendHeader('Set-Cookie', clearedCookie(this.cookie.name, sessionCookieOptions(this.cookie.production)));
+  }
 }
 
 function clearedCookie(name: string, options: ReturnType<typeof sessionCookieOptions>): string {
