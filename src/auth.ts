@@ -3,7 +3,7 @@ import { InvalidCredentialsError, ValidationError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, type AccountDeps } from './users.ts';
-import { publicUserColumns, type PublicUser } from './userRows.ts';
+import { publicUserColumns, type Flag, type PublicUser } from './userRows.ts';
 import { endSessions, type Credential } from './sessions.ts';
 
 export type Authentication =
@@ -45,8 +45,6 @@ export async function authenticate(
 }
 
 const ACCOUNT_BY_EMAIL_SQL = 'SELECT "id", "passwordHash", "isActive", "hasSecondFactor" FROM "User" WHERE "email" = ?';
-
-type Flag = boolean | number | bigint;
 
 /**
  * What a password check needs of the account, as one prepared statement: every sign-in starts

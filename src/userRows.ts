@@ -17,7 +17,8 @@ export const publicUserColumns = {
 export type PublicUser = Prisma.UserGetPayload<{ select: typeof publicUserColumns }>;
 
 type Timestamp = Date | string;
-type Flag = boolean | number | bigint;
+/** A boolean column as a driver returns it (SQLite has no booleans). */
+export type Flag = boolean | number | bigint;
 
 /** A raw row: types differ by database (SQLite has no booleans or dates), so they are normalized. */
 export interface RawUserRow {
