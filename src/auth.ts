@@ -3,7 +3,7 @@ import { InvalidCredentialsError, ValidationError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 import { passwordProblems } from './passwords/policy.ts';
 import { MAX_EMAIL_LENGTH, normalizeEmail, type AccountDeps } from './users.ts';
-import { publicUserColumns, type Flag, type PublicUser } from './userRows.ts';
+import { publicUserColumns, USER_COLUMNS_SQL, userFromRow, type Flag, type PublicUser, type RawUserRow } from './userRows.ts';
 import { endSessions, type Credential } from './sessions.ts';
 
 export type Authentication =
@@ -36,23 +36,26 @@ export async function authenticate(
     if (passwordHash) await services.prisma.user.update({ where: { id: account.id }, data: { passwordHash }, select: { id: true } });
     return { outcome: 'secondFactor', userId: account.id };
   }
-  const user = await services.prisma.user.update({
-    where: { id: account.id },
-    data: { lastLogin: new Date(), passwordHash },
-    select: publicUserColumns,
-  });
-  return { outcome: 'signedIn', user };
+  // The row read above answers the login: an update that returns nothing is the cheapest write
+  // Prisma has (docs/performance.md), and `isActive` in its filter still refuses an account
+  // deactivated while its password was being checked.
+  const lastLogin = new Date();
+  const { count } = await services.prisma.user.updateMany({ where: { id: account.id, isActive: true }, data: { lastLogin, passwordHash } });
+  if (count === 0) return { outcome: 'failed', accountId: account.id };
+  return { outcome: 'signedIn', user: { ...account.user, lastLogin } };
 }
 
-const ACCOUNT_BY_EMAIL_SQL = 'SELECT "id", "passwordHash", "isActive", "hasSecondFactor" FROM "User" WHERE "email" = ?';
+const ACCOUNT_BY_EMAIL_SQL = `SELECT ${USER_COLUMNS_SQL}, u."passwordHash", u."hasSecondFactor" FROM "User" u WHERE u."email" = ?`;
 
 /**
- * What a password check needs of the account, as one prepared statement: every sign-in starts
- * here, and Prisma's query costs several times the statement (docs/performance.md).
+ * The account a password check is about, with the row a successful login answers with, as one
+ * prepared statement: every sign-in starts here, and Prisma's query costs several times the
+ * statement (docs/performance.md).
  */
 async function readAccount(reads: DirectReads, email: string) {
-  const row = await reads.get<{ id: number | bigint; passwordHash: string; isActive: Flag; hasSecondFactor: Flag }>(ACCOUNT_BY_EMAIL_SQL, email);
-  return row && { id: Number(row.id), passwordHash: row.passwordHash, isActive: Boolean(row.isActive), hasSecondFactor: Boolean(row.hasSecondFactor) };
+  const row = await reads.get<RawUserRow & { passwordHash: string; hasSecondFactor: Flag }>(ACCOUNT_BY_EMAIL_SQL, email);
+  const user = row && userFromRow(row);
+  return user && { id: user.id, passwordHash: row.passwordHash, isActive: user.isActive, hasSecondFactor: Boolean(row.hasSecondFactor), user };
 }
 
 /**

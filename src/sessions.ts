@@ -214,10 +214,11 @@ export class PrismaSessionStore extends session.Store {
       lastSeenAt: new Date(),
     };
     // A session that is already stored is only ever updated: if it was ended meanwhile (logout
-    // elsewhere, deactivation), a late save at the end of its request must not bring it back.
+    // elsewhere, deactivation), a late save at the end of its request must not bring it back. One
+    // that is not has a new random id (see `regenerate`), so it is inserted, and not read back.
     const write = this.isStored(stored)
       ? this.prisma.session.updateMany({ where: { id: sessionKey(sid) }, data: fields })
-      : this.prisma.session.upsert({ where: { id: sessionKey(sid) }, create: { id: sessionKey(sid), ...fields, createdAt: fields.lastSeenAt }, update: fields });
+      : this.prisma.session.createMany({ data: { id: sessionKey(sid), ...fields, createdAt: fields.lastSeenAt } });
     write
       .then(() => {
         this.written.set(stored, written);

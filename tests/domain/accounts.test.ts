@@ -8,6 +8,7 @@ import { findEmailToken, issueEmailToken } from '../../src/emailTokens.ts';
 import { InvalidCredentialsError, ValidationError } from '../../src/errors.ts';
 import { MAX_NAME_LENGTH } from '../../src/limits.ts';
 import { createUser, deleteUser, updateProfile, updateUser } from '../../src/users.ts';
+import { publicUserColumns } from '../../src/userRows.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
 const PASSWORD = 'Correct-Horse-Battery-9';
@@ -195,6 +196,25 @@ describe('authenticate', () => {
     const result = await authenticate(parts, ` ${user.email.toUpperCase()}`, PASSWORD);
     expect(result).toMatchObject({ outcome: 'signedIn', user: { id: user.id, email: user.email } });
     expect(result.outcome === 'signedIn' && result.user.lastLogin).toBeInstanceOf(Date);
+    // The answer is the stored row: every public column, the recorded login included.
+    const stored = await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: publicUserColumns });
+    expect(result).toEqual({ outcome: 'signedIn', user: stored });
+  });
+
+  it('refuses an account deactivated while its password is being checked, and records no login', async () => {
+    const user = await createUser(parts, { email: `${randomUUID()}@accounts.test`, password: PASSWORD });
+    const deactivatingHasher = Object.create(parts.hasher, {
+      verify: {
+        value: async (password: string, hash: string | undefined) => {
+          const matches = await parts.hasher.verify(password, hash);
+          await parts.prisma.user.update({ where: { id: user.id }, data: { isActive: false } });
+          return matches;
+        },
+      },
+    }) as typeof parts.hasher;
+    expect(await authenticate({ ...parts, hasher: deactivatingHasher }, user.email, PASSWORD)).toEqual({ outcome: 'failed', accountId: user.id });
+    const { lastLogin } = await parts.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { lastLogin: true } });
+    expect(lastLogin).toBeNull();
   });
 
   it('fails alike for a wrong password, an inactive account and an unknown email, each after one password check', async () => {
