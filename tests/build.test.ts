@@ -34,12 +34,29 @@ afterAll(async () => {
   fs.rmSync(checkout, { recursive: true, force: true });
 });
 
-function npmStart(name: string): Promise<RunningServer> {
+function npmStart(name: string, env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = fs.mkdtempSync(path.join(checkout, `data-${name}-`));
   return servers.start(
-    { DATA_DIR: dataDir, DATABASE_URL: `file:${path.join(dataDir, 'app.db')}`, LOG_LEVEL: 'info' },
+    { DATA_DIR: dataDir, DATABASE_URL: `file:${path.join(dataDir, 'app.db')}`, LOG_LEVEL: 'info', ...env },
     { cwd: checkout, command: ['npm', 'start'] },
   );
+}
+
+/** The environment of the node process serving with this DATA_DIR (npm and its shell run it as a grandchild). */
+function serverEnvironment(dataDir: string): Map<string, string> {
+  for (const pid of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('dist/server.js')) continue;
+      const environment = new Map(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((entry) => {
+        const at = entry.indexOf('=');
+        return [entry.slice(0, at), entry.slice(at + 1)] as [string, string];
+      }));
+      if (environment.get('DATA_DIR') === dataDir) return environment;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  throw new Error(`no server process with DATA_DIR=${dataDir}`);
 }
 
 async function health(server: RunningServer): Promise<unknown> {
@@ -72,6 +89,14 @@ describe('npm start, several at once from one checkout', () => {
     expect(await health(again)).toEqual({ status: 'ok' });
     expect(builds()).toEqual([path.basename(folder)]);
     expect(fs.statSync(path.join(folder, 'server.js')).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('runs node with glibc malloc held to two arenas, or to what the environment sets', { timeout: 120_000 }, async () => {
+    const [standard, chosen] = await Promise.all([npmStart('arenas'), npmStart('arenas-chosen', { MALLOC_ARENA_MAX: '4' })]);
+    for (const server of [standard, chosen]) expect(await health(server)).toEqual({ status: 'ok' });
+    const dataDirs = fs.readdirSync(checkout).filter((name) => name.startsWith('data-arenas-')).map((name) => path.join(checkout, name));
+    expect(serverEnvironment(dataDirs.find((dir) => !dir.includes('chosen'))!).get('MALLOC_ARENA_MAX')).toBe('2');
+    expect(serverEnvironment(dataDirs.find((dir) => dir.includes('chosen'))!).get('MALLOC_ARENA_MAX')).toBe('4');
   });
 
   it('after a source change, starts at once rebuild once, while the running servers go on serving', { timeout: 180_000 }, async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { PROJECT_ROOT, startArguments } from '../scripts/startCommand.ts';
+import { PROJECT_ROOT, startCommand } from '../scripts/startCommand.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp } from './helpers/app.ts';
 import { testServerUrl } from './helpers/databases.ts';
 import { EXIT_TIMEOUT_MS, within } from './helpers/server.ts';
@@ -25,9 +25,10 @@ afterAll(() => {
 async function startAsUser(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const asRoot = process.getuid?.() === 0;
   const ids = asRoot ? { uid: Number((await run('id', ['-u', 'nobody'])).stdout), gid: Number((await run('id', ['-g', 'nobody'])).stdout) } : {};
-  const child = spawn(process.execPath, startArguments(), {
+  const start = startCommand();
+  const child = spawn(process.execPath, start.argv, {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', SESSION_SECRET: 's'.repeat(32), JWT_SECRET: 'j'.repeat(32), ...env },
+    env: { ...start.env, PATH: process.env.PATH, NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', SESSION_SECRET: 's'.repeat(32), JWT_SECRET: 'j'.repeat(32), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...ids,
   });

@@ -31,7 +31,7 @@ import { secretKid } from '../../src/signingKeys.ts';
 import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
 import { alive, childPids, cpuMs, machineBusyMs, peakRssMb, resetPeakRss } from './proc.ts';
 import { buildDist } from '../build.ts';
-import { PROJECT_ROOT, startArguments } from '../startCommand.ts';
+import { PROJECT_ROOT, startCommand } from '../startCommand.ts';
 import { ADMIN_EMAIL, BENCH_PASSWORD, seedPostgres, seedUsers, userEmail } from './seed.ts';
 
 const ROOT = PROJECT_ROOT;
@@ -82,10 +82,11 @@ const only = args.only ? new Set(args.only.split(',')) : null;
 const wanted = (name: string) => only === null || only.has(name);
 
 /**
- * The service's command line as `npm start` runs it (after its build), unless --node-flags replaces
- * the flags. The floor runs with the same Node flags: the ratios compare code, not heap settings.
+ * The service's command line and variables as `npm start` runs it (after its build), unless
+ * --node-flags replaces the flags. The floor runs with the same: the ratios compare code, not heap settings.
  */
-const serviceArgv = args['node-flags'] === undefined ? startArguments() : [...args['node-flags'].split(/\s+/).filter(Boolean), 'dist/server.js'];
+const start = startCommand();
+const serviceArgv = args['node-flags'] === undefined ? start.argv : [...args['node-flags'].split(/\s+/).filter(Boolean), 'dist/server.js'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-bench-'));
 const started: ChildProcess[] = [];
 const profileDir = path.join(ROOT, 'bench-results', `profiles-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -116,6 +117,7 @@ interface Server {
 function serviceEnv(dir: string, databaseUrl: string, port: number): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    ...start.env,
     NODE_ENV: 'production',
     SESSION_SECRET: SECRET,
     JWT_SIGNING_KEYS: SIGNING_KEY,
@@ -190,7 +192,7 @@ async function startService(name: string, dir: string, databaseUrl: string): Pro
 
 async function startFloor(): Promise<Server> {
   const port = await freePort();
-  return startProcess('floor', [...serviceArgv.slice(0, -1), '--import', 'tsx', 'scripts/bench/floor.ts'], { ...process.env, PORT: String(port) }, port, async (output) =>
+  return startProcess('floor', [...serviceArgv.slice(0, -1), '--import', 'tsx', 'scripts/bench/floor.ts'], { ...process.env, ...start.env, PORT: String(port) }, port, async (output) =>
     output.includes('listening'),
   );
 }
@@ -456,7 +458,7 @@ async function main() {
   console.log(
     `auth-api bench: commit ${commit}, node ${process.version}, ${os.availableParallelism()} cores, ` +
       `WEB_CONCURRENCY=${webConcurrency}, ${config.hashWorkers} hash thread(s) per process, bcrypt cost ${config.bcryptCost}, ` +
-      `${duration} s per scenario after ${warmup} s warm-up, ${connections} connections for reads; service: node ${serviceArgv.join(' ')}`,
+      `${duration} s per scenario after ${warmup} s warm-up, ${connections} connections for reads; service: ${Object.entries(start.env).map(([name, value]) => `${name}=${value} `).join('')}node ${serviceArgv.join(' ')}`,
   );
 
   // Baselines, at the start and again at the end: the better of the two counts (noise only lowers them).

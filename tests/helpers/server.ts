@@ -3,7 +3,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
-import { PROJECT_ROOT, startArguments } from '../../scripts/startCommand.ts';
+import { PROJECT_ROOT, startCommand } from '../../scripts/startCommand.ts';
 
 /** Bounds on waits for a condition; none of them is a timing assertion. */
 export const START_TIMEOUT_MS = 60_000;
@@ -110,12 +110,14 @@ export class ServerProcesses {
    */
   async start(env: Record<string, string>, options: { cwd?: string; command?: string[] } = {}): Promise<RunningServer> {
     const port = await freePort();
-    const [file, ...args] = options.command ?? [process.execPath, ...startArguments()];
+    const start = startCommand();
+    const [file, ...args] = options.command ?? [process.execPath, ...start.argv];
     const child = spawn(file!, args, {
       cwd: options.cwd ?? PROJECT_ROOT,
       detached: options.command !== undefined,
       env: {
         ...process.env,
+        ...(options.command ? {} : start.env),
         NODE_ENV: 'development',
         HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
