@@ -96,6 +96,21 @@ describe('password hasher under a flood', () => {
   });
 });
 
+describe('password hasher queue order', () => {
+  const hasher = new PasswordHasher({ cost: 10, threads: 1 });
+  afterAll(() => hasher.close());
+
+  // A check that waits behind others must not be passed over by later ones: piscina 5 put a task
+  // it could not start at the back of the queue, and in a steady flood some logins never started.
+  it('starts waiting checks in the order they were asked for', async () => {
+    await hasher.warmUp();
+    const hash = await hasher.hash('queued passphrase');
+    const finished: number[] = [];
+    await Promise.all(Array.from({ length: 8 }, (_, i) => hasher.verify('queued passphrase', hash).then(() => finished.push(i))));
+    expect(finished).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
 describe('native bcrypt beside bcryptjs', () => {
   const native = new PasswordHasher({ cost: 10, threads: 1 });
   const javaScript = new PasswordHasher({ cost: 10, threads: 1, implementation: 'bcryptjs' });

@@ -65,6 +65,11 @@ export class PasswordHasher {
       idleTimeout: Infinity,
       execArgv: [],
       workerData: { implementation },
+      // Checks start in the order they were asked for. Without it piscina 5 puts a task it cannot
+      // hand to a busy thread at the back of the queue, so during a steady flood of logins some
+      // waited until the flood ended (30 s and more, observed). Upstream: piscinajs/piscina#1031;
+      // the next major makes this the default (piscinajs/piscina#1114), and then it can go.
+      stricterFIFO: true,
     });
   }
 
