@@ -29,19 +29,19 @@ export async function authenticate(
   const email = normalizeEmail(rawEmail);
   const account = email.length > 0 && email.length <= MAX_EMAIL_LENGTH ? await readAccount(services.directReads, email) : null;
   const passwordMatches = await services.hasher.verify(password, account?.passwordHash);
-  if (!account || !passwordMatches || !account.isActive) return { outcome: 'failed', accountId: account?.id ?? null };
+  if (!account || !passwordMatches || !account.user.isActive) return { outcome: 'failed', accountId: account?.user.id ?? null };
 
   const passwordHash = services.hasher.needsRehash(account.passwordHash) ? await services.hasher.hash(password) : undefined;
   if (account.hasSecondFactor) {
-    if (passwordHash) await services.prisma.user.update({ where: { id: account.id }, data: { passwordHash }, select: { id: true } });
-    return { outcome: 'secondFactor', userId: account.id };
+    if (passwordHash) await services.prisma.user.update({ where: { id: account.user.id }, data: { passwordHash }, select: { id: true } });
+    return { outcome: 'secondFactor', userId: account.user.id };
   }
   // The row read above answers the login: an update that returns nothing is the cheapest write
   // Prisma has (docs/performance.md), and `isActive` in its filter still refuses an account
   // deactivated while its password was being checked.
   const lastLogin = new Date();
-  const { count } = await services.prisma.user.updateMany({ where: { id: account.id, isActive: true }, data: { lastLogin, passwordHash } });
-  if (count === 0) return { outcome: 'failed', accountId: account.id };
+  const { count } = await services.prisma.user.updateMany({ where: { id: account.user.id, isActive: true }, data: { lastLogin, passwordHash } });
+  if (count === 0) return { outcome: 'failed', accountId: account.user.id };
   return { outcome: 'signedIn', user: { ...account.user, lastLogin } };
 }
 
@@ -55,7 +55,7 @@ const ACCOUNT_BY_EMAIL_SQL = `SELECT ${USER_COLUMNS_SQL}, u."passwordHash", u."h
 async function readAccount(reads: DirectReads, email: string) {
   const row = await reads.get<RawUserRow & { passwordHash: string; hasSecondFactor: Flag }>(ACCOUNT_BY_EMAIL_SQL, email);
   const user = row && userFromRow(row);
-  return user && { id: user.id, passwordHash: row.passwordHash, isActive: user.isActive, hasSecondFactor: Boolean(row.hasSecondFactor), user };
+  return user && { user, passwordHash: row.passwordHash, hasSecondFactor: Boolean(row.hasSecondFactor) };
 }
 
 /**
