@@ -42,21 +42,23 @@ function npmStart(name: string, env: Record<string, string> = {}): Promise<Runni
   );
 }
 
-/** The environment of the node process serving with this DATA_DIR (npm and its shell run it as a grandchild). */
-function serverEnvironment(dataDir: string): Map<string, string> {
+/** The environment of the node process `npm start` runs (npm and its shell run it in their process group). */
+function serverEnvironment(server: RunningServer): Map<string, string> {
   for (const pid of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
     try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const processGroup = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (processGroup !== server.child.pid) continue;
       if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('dist/server.js')) continue;
-      const environment = new Map(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((entry) => {
+      return new Map(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((entry) => {
         const at = entry.indexOf('=');
         return [entry.slice(0, at), entry.slice(at + 1)] as [string, string];
       }));
-      if (environment.get('DATA_DIR') === dataDir) return environment;
     } catch {
       // The process ended while we looked.
     }
   }
-  throw new Error(`no server process with DATA_DIR=${dataDir}`);
+  throw new Error(`no dist/server.js process in the process group of npm start (${server.child.pid})`);
 }
 
 async function health(server: RunningServer): Promise<unknown> {
@@ -94,9 +96,8 @@ describe('npm start, several at once from one checkout', () => {
   it('runs node with glibc malloc held to two arenas, or to what the environment sets', { timeout: 120_000 }, async () => {
     const [standard, chosen] = await Promise.all([npmStart('arenas'), npmStart('arenas-chosen', { MALLOC_ARENA_MAX: '4' })]);
     for (const server of [standard, chosen]) expect(await health(server)).toEqual({ status: 'ok' });
-    const dataDirs = fs.readdirSync(checkout).filter((name) => name.startsWith('data-arenas-')).map((name) => path.join(checkout, name));
-    expect(serverEnvironment(dataDirs.find((dir) => !dir.includes('chosen'))!).get('MALLOC_ARENA_MAX')).toBe('2');
-    expect(serverEnvironment(dataDirs.find((dir) => dir.includes('chosen'))!).get('MALLOC_ARENA_MAX')).toBe('4');
+    expect(serverEnvironment(standard).get('MALLOC_ARENA_MAX')).toBe('2');
+    expect(serverEnvironment(chosen).get('MALLOC_ARENA_MAX')).toBe('4');
   });
 
   it('after a source change, starts at once rebuild once, while the running servers go on serving', { timeout: 180_000 }, async () => {
