@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rateLimits.ts';
+import { DEFAULT_RATES, type LimitName, type Rate, type Rates } from './rates.ts';
 import { readTrustedDocuments, TrustedDocumentsError, type TrustedDocuments } from './trustedDocuments.ts';
 import { developmentSigningKey, parseSigningKeys, SigningKeyError, type SigningKey } from './signingKeys.ts';
 

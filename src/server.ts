@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -136,7 +137,11 @@ async function primary(config: Config, logger: Logger): Promise<void> {
     process.exit(1);
   }
   if (config.databaseProvider === 'sqlite') {
-    const { RateLimiterClusterMaster } = await import('rate-limiter-flexible');
+    // The cluster master's own file: the package's index loads every store it supports (~8 MB).
+    const { RateLimiterClusterMaster } = createRequire(import.meta.url)('rate-limiter-flexible/lib/RateLimiterCluster.js') as Pick<
+      typeof import('rate-limiter-flexible'),
+      'RateLimiterClusterMaster'
+    >;
     new RateLimiterClusterMaster();
   }
 

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidCredentialsError } from '../../src/errors.ts';
-import { DEFAULT_RATES, memoryLimiters, postgresLimiters, RateLimitedError, RateLimits, type Operation, type Rates, type Subject } from '../../src/rateLimits.ts';
+import { memoryLimiters, postgresLimiters, RateLimitedError, RateLimits, type Operation, type Subject } from '../../src/rateLimits.ts';
+import { DEFAULT_RATES, type Rates } from '../../src/rates.ts';
 import { domainParts, type DomainParts } from '../helpers/domain.ts';
 
 let parts: DomainParts;
