@@ -106,7 +106,7 @@ export async function changePassword(
     select: { passwordHash: true, email: true, firstName: true, lastName: true },
   });
   if (!(await services.hasher.verify(change.currentPassword, account.passwordHash))) throw new InvalidCredentialsError();
-  ValidationError.check({ newPassword: passwordProblems(change.newPassword, account) });
+  ValidationError.check({ newPassword: await passwordProblems(change.newPassword, account) });
   const passwordHash = await services.hasher.hash(change.newPassword);
   const keep = current?.kind === 'token' ? current : null;
   const [user] = await services.prisma.$transaction([

@@ -70,7 +70,7 @@ export async function resetPassword(services: AccountDeps, token: string, newPas
     : null;
   if (!stored || !user?.isActive) throw new InvalidTokenError();
   // A weak password leaves the token unused, so the user can try again from the same link.
-  ValidationError.check({ newPassword: passwordProblems(newPassword, user) });
+  ValidationError.check({ newPassword: await passwordProblems(newPassword, user) });
   const passwordHash = await services.hasher.hash(newPassword);
 
   return services.prisma.$transaction(async (tx) => {

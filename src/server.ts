@@ -30,7 +30,7 @@ async function main(): Promise<void> {
 
   let built;
   try {
-    // Imported here, so that a cluster's primary, which serves nothing, stays small (~90 MB, not ~165).
+    // Imported here, so that a cluster's primary, which serves nothing, loads none of it (docs/performance.md).
     const { createApp } = await import('./app.ts');
     // With WEB_CONCURRENCY > 1 the primary process has applied them before forking this worker.
     if (cluster.isPrimary) await prepareDatabase(config, logger);

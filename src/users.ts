@@ -78,7 +78,7 @@ export async function createUser(services: AccountDeps, input: NewUser): Promise
   const lastName = input.lastName?.trim() ?? '';
   ValidationError.check({
     email: await newEmailProblems(services.prisma, email),
-    password: passwordProblems(input.password, { email, firstName, lastName }),
+    password: await passwordProblems(input.password, { email, firstName, lastName }),
     firstName: nameProblems(firstName),
     lastName: nameProblems(lastName),
     roles: rolesProblems(input.roles),
@@ -148,7 +148,7 @@ export async function updateUser(
     password:
       changes.password == null
         ? []
-        : passwordProblems(changes.password, {
+        : await passwordProblems(changes.password, {
             email: email ?? current.email,
             firstName: firstName ?? current.firstName,
             lastName: lastName ?? current.lastName,

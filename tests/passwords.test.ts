@@ -5,31 +5,45 @@ import { HashQueueFullError, PasswordHasher } from '../src/passwords/hasher.ts';
 import { chooseBcrypt } from '../src/passwords/hashWorker.mjs';
 import { startTestApp, TEST_PASSWORD } from './helpers/app.ts';
 import { capturingLogger } from './helpers/logs.ts';
+import { isCommonPassword } from '../src/passwords/commonPasswords.ts';
 import { passwordProblems, similarity } from '../src/passwords/policy.ts';
 
 describe('password policy', () => {
-  it('accepts a long, uncommon passphrase', () => {
-    expect(passwordProblems('correct horse battery staple', { email: 'bob@example.com', firstName: 'Bob' })).toEqual([]);
+  it('accepts a long, uncommon passphrase', async () => {
+    expect(await passwordProblems('correct horse battery staple', { email: 'bob@example.com', firstName: 'Bob' })).toEqual([]);
   });
 
-  it('reports every broken rule at once', () => {
-    expect(passwordProblems('123456')).toEqual([
+  it('reports every broken rule at once', async () => {
+    expect(await passwordProblems('123456')).toEqual([
       'This password is too short. It must contain at least 8 characters.',
       'This password is entirely numeric.',
       'This password is too common.',
     ]);
   });
 
-  it('counts characters, not bytes, for the minimum and bytes for the bcrypt maximum', () => {
-    expect(passwordProblems('ééééééé€')).toEqual([]);
-    expect(passwordProblems('a'.repeat(72))).toEqual([]);
-    expect(passwordProblems('a'.repeat(73))).toEqual(['This password is too long. It must be at most 72 bytes.']);
+  it('counts characters, not bytes, for the minimum and bytes for the bcrypt maximum', async () => {
+    expect(await passwordProblems('ééééééé€')).toEqual([]);
+    expect(await passwordProblems('a'.repeat(72))).toEqual([]);
+    expect(await passwordProblems('a'.repeat(73))).toEqual(['This password is too long. It must be at most 72 bytes.']);
   });
 
-  it('knows tens of thousands of common passwords, case-insensitively', () => {
+  it('knows tens of thousands of common passwords, case-insensitively', async () => {
     for (const common of ['password', 'Password', 'iloveyou', 'qwertyuiop', 'starwars']) {
-      expect(passwordProblems(common)).toContain('This password is too common.');
+      expect(await passwordProblems(common)).toContain('This password is too common.');
     }
+  });
+
+  it('finds every word of the common-password list, and none of their near neighbours', async () => {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+    const words = new Set(dictionary['passwords-common'].map((word) => String(word).toLowerCase()));
+    const neighbours = [...words].flatMap((word) => [`${word}~`, word.slice(0, -1)]).filter((word) => !words.has(word.trim()));
+    let found = 0;
+    for (const word of words) if (await isCommonPassword(word)) found += 1;
+    let foundNeighbours = 0;
+    for (const word of neighbours) if (await isCommonPassword(word)) foundNeighbours += 1;
+    expect(found).toBe(words.size);
+    expect(neighbours.length).toBeGreaterThan(40_000);
+    expect(foundNeighbours).toBe(0);
   });
 
   it('measures similarity like difflib.SequenceMatcher.ratio', () => {
@@ -38,12 +52,12 @@ describe('password policy', () => {
     expect(similarity('abc', 'xyz')).toBe(0);
   });
 
-  it('refuses passwords too similar to the email or names, and ignores short attributes', () => {
-    expect(passwordProblems('jsmith.example', { email: 'jsmith@example.com' })).toContain(
+  it('refuses passwords too similar to the email or names, and ignores short attributes', async () => {
+    expect(await passwordProblems('jsmith.example', { email: 'jsmith@example.com' })).toContain(
       'The password is too similar to the email address.',
     );
-    expect(passwordProblems('Christopher1', { lastName: 'Christopher' })).toContain('The password is too similar to the last name.');
-    expect(passwordProblems('a perfectly long passphrase', { firstName: 'Al' })).toEqual([]);
+    expect(await passwordProblems('Christopher1', { lastName: 'Christopher' })).toContain('The password is too similar to the last name.');
+    expect(await passwordProblems('a perfectly long passphrase', { firstName: 'Al' })).toEqual([]);
   });
 });
 
@@ -74,8 +88,8 @@ describe('password hasher', () => {
 });
 
 describe('password policy on hostile input', () => {
-  it('reports only the length rule for a 100 KB password, skipping the quadratic similarity check', () => {
-    const problems = passwordProblems('x'.repeat(100_000), { email: `${'y'.repeat(240)}@example.com`, firstName: 'z'.repeat(150) });
+  it('reports only the length rule for a 100 KB password, skipping the quadratic similarity check', async () => {
+    const problems = await passwordProblems('x'.repeat(100_000), { email: `${'y'.repeat(240)}@example.com`, firstName: 'z'.repeat(150) });
     expect(problems).toEqual(['This password is too long. It must be at most 72 bytes.']);
   });
 });

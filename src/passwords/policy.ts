@@ -1,23 +1,9 @@
-import { createRequire } from 'node:module';
 import { longerThan, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from '../limits.ts';
+import { isCommonPassword } from './commonPasswords.ts';
 import { MAX_PASSWORD_BYTES, passwordTooLong } from './hasher.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 const MAX_SIMILARITY = 0.7;
-
-/**
- * 49,000 most common passwords, from the zxcvbn-ts project's common-language dictionary. Read at
- * the first password check: unpacking it takes ~15 MB for a moment, which a process that only
- * serves reads never needs.
- */
-let commonPasswords: Set<string> | undefined;
-function isCommonPassword(password: string): boolean {
-  if (!commonPasswords) {
-    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
-    commonPasswords = new Set(dictionary['passwords-common'].map((word) => String(word).toLowerCase()));
-  }
-  return commonPasswords.has(password.trim().toLowerCase());
-}
 
 export interface PasswordContext {
   email?: string | null;
@@ -88,7 +74,7 @@ function tooSimilar(password: string, value: string): boolean {
 }
 
 /** Every rule the password breaks, as messages for one field error (empty when it is fine). */
-export function passwordProblems(password: string, context: PasswordContext = {}): string[] {
+export async function passwordProblems(password: string, context: PasswordContext = {}): Promise<string[]> {
   const problems: string[] = [];
   if ([...password].length < MIN_PASSWORD_LENGTH) {
     problems.push(`This password is too short. It must contain at least ${MIN_PASSWORD_LENGTH} characters.`);
@@ -99,7 +85,7 @@ export function passwordProblems(password: string, context: PasswordContext = {}
   if (/^\d+$/.test(password)) {
     problems.push('This password is entirely numeric.');
   }
-  if (isCommonPassword(password)) {
+  if (await isCommonPassword(password)) {
     problems.push('This password is too common.');
   }
   // The similarity check costs the product of the lengths, so it looks only at values within their
