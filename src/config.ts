@@ -136,6 +136,21 @@ function linkTemplate(env: Env, name: string, fallback: string): string {
   return template;
 }
 
+/** Checked here because nodemailer, which reads it, loads only at the first mail. */
+function smtpUrl(env: Env): string | undefined {
+  const raw = env.SMTP_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SMTP_URL must be a URL such as smtp://user:password@host:587 or smtps://host:465');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError(`SMTP_URL must start with smtp:// or smtps://, got ${url.protocol}//`);
+  if (!url.hostname) throw new ConfigError('SMTP_URL must name a host');
+  return raw;
+}
+
 function parseTrustProxy(raw: string | undefined): boolean | number | string {
   const value = raw?.trim();
   if (!value || value === 'false' || value === '0' || value === 'off') return false;
@@ -336,7 +351,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: claimValue(env, 'JWT_AUDIENCE', 'auth-api'),
     corsOrigins: list(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    smtpUrl: env.SMTP_URL?.trim() || undefined,
+    smtpUrl: smtpUrl(env),
     mailFrom: env.MAIL_FROM?.trim() || 'no-reply@localhost',
     passwordResetUrl: linkTemplate(env, 'PASSWORD_RESET_URL', 'http://localhost:3000/reset-password?token={token}'),
     emailVerificationUrl: linkTemplate(env, 'EMAIL_VERIFICATION_URL', 'http://localhost:3000/verify-email?token={token}'),

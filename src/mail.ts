@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 
@@ -28,11 +28,18 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>, logge
       close() {},
     };
   }
-  const transport = nodemailer.createTransport(config.smtpUrl);
+  const smtpUrl = config.smtpUrl;
+  // nodemailer loads at the first mail, not at start: it adds ~3 MiB to every serving process, and
+  // most of them send no mail for hours.
+  let transport: Transporter | null = null;
   return {
     async send(mail) {
+      if (!transport) {
+        const { default: nodemailer } = await import('nodemailer');
+        transport ??= nodemailer.createTransport(smtpUrl);
+      }
       await transport.sendMail({ from: config.mailFrom, ...mail });
     },
-    close: () => transport.close(),
+    close: () => transport?.close(),
   };
 }

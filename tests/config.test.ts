@@ -43,10 +43,12 @@ describe('loadConfig', () => {
       BCRYPT_IMPLEMENTATION: 'bcryptjs',
       RATE_LIMITS: 'off',
       PORT: '8080',
+      SMTP_URL: 'smtps://mailer:secret@mail.example:465',
     });
     expect(config.sessionSecrets).toEqual(['new-secret', 'old-secret']);
     expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(config).toMatchObject({ trustProxy: 1, bcryptCost: 12, bcryptImplementation: 'bcryptjs', rateLimits: false, port: 8080 });
+    expect(config.smtpUrl).toBe('smtps://mailer:secret@mail.example:465');
   });
 
   it('applies migrations over DIRECT_DATABASE_URL when given (behind PgBouncer), else over DATABASE_URL', () => {
@@ -64,6 +66,9 @@ describe('loadConfig', () => {
     [{ BCRYPT_IMPLEMENTATION: 'fastest' }, /BCRYPT_IMPLEMENTATION must be one of auto, native, bcryptjs, got "fastest"/],
     [{ PASSWORD_RESET_URL: 'https://app.example/reset' }, /\{token\}/],
     [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL/],
+    [{ SMTP_URL: 'mail.example:587' }, /SMTP_URL must start with smtp:\/\/ or smtps:\/\//],
+    [{ SMTP_URL: 'not a url' }, /SMTP_URL must be a URL/],
+    [{ SMTP_URL: 'smtp://' }, /SMTP_URL must/],
     [{ DATABASE_URL: 'postgresql://u:p@pgbouncer:6432/db?pgbouncer=true' }, /set DIRECT_DATABASE_URL to a direct connection/],
     [{ DATABASE_URL: 'postgresql://u:p@db/db', DIRECT_DATABASE_URL: 'file:x.db' }, /DIRECT_DATABASE_URL must be a "postgresql:\/\/\.\.\." URL/],
   ])('refuses %j', (env, message) => {

@@ -1,14 +1,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+  VerifiedAuthenticationResponse,
+  VerifiedRegistrationResponse,
 } from '@simplewebauthn/server';
 import type { WebAuthnConfig } from '../config.ts';
 import type { Database } from '../db.ts';
@@ -34,6 +32,10 @@ export const MAX_PASSKEY_NAME_LENGTH = 100;
 const MAX_PASSKEYS = 20;
 const MAX_CREDENTIAL_ID_LENGTH = 1024;
 const passkeyColumns = { id: true, name: true, createdAt: true, lastUsedAt: true } as const;
+
+/** simplewebauthn loads at a process's first passkey step, not at start: with its ASN.1 and CBOR
+ * dependencies it adds ~10 MiB to every serving process, most of which never see a passkey. */
+const webauthn = () => import('@simplewebauthn/server');
 
 /** The user handle an authenticator keeps with a passkey: the user id, which is no personal data. */
 function userHandle(userId: number): Uint8Array {
@@ -67,7 +69,7 @@ export async function startPasskeyRegistration(
 ): Promise<{ challenge: string; options: PublicKeyCredentialCreationOptionsJSON }> {
   const user = await deps.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, email: true } });
   const existing = await deps.prisma.passkey.findMany({ where: { userId: user.id }, select: { credentialId: true, transports: true } });
-  const options = await generateRegistrationOptions({
+  const options = await (await webauthn()).generateRegistrationOptions({
     rpName: deps.webauthn.rpName,
     rpID: deps.webauthn.rpId,
     userName: user.email,
@@ -99,8 +101,9 @@ export async function finishPasskeyRegistration(
   name: string,
 ): Promise<RegistrationOutcome> {
   if (!challenge || challenge.userId !== userId || !challenge.webauthnChallenge) return { kind: 'invalidChallenge' };
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>> | null = null;
+  let verified: VerifiedRegistrationResponse | null = null;
   if (looksLikeCredential(response)) {
+    const { verifyRegistrationResponse } = await webauthn();
     try {
       verified = await verifyRegistrationResponse({
         response: response as RegistrationResponseJSON,
@@ -169,7 +172,7 @@ export async function requestOptions(
   allow: { id: string; transports: AuthenticatorTransport[] }[] | null,
   userVerification: 'required' | 'preferred',
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  return generateAuthenticationOptions({
+  return (await webauthn()).generateAuthenticationOptions({
     rpID: deps.webauthn.rpId,
     allowCredentials: allow ?? [],
     userVerification,
@@ -235,7 +238,8 @@ export async function verifyPasskeyAssertion(
   if (!stored || (options.userId !== null && stored.userId !== options.userId)) return null;
   const handle = (response.response as { userHandle?: unknown }).userHandle;
   if (typeof handle === 'string' && handle !== Buffer.from(userHandle(stored.userId)).toString('base64url')) return null;
-  let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'] | null = null;
+  let info: VerifiedAuthenticationResponse['authenticationInfo'] | null = null;
+  const { verifyAuthenticationResponse } = await webauthn();
   try {
     const verified = await verifyAuthenticationResponse({
       response: response as AuthenticationResponseJSON,
