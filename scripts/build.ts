@@ -90,8 +90,11 @@ async function compile(outdir: string): Promise<void> {
     sourcemap: true,
     logLevel: 'warning',
   });
-  // Loaded by path by the hash pool (src/passwords/hasher.ts), so it sits next to the code that names it.
-  fs.copyFileSync(path.join(PROJECT_ROOT, 'src/passwords/hashWorker.mjs'), path.join(outdir, 'hashWorker.mjs'));
+  // Loaded by path (by the hash pool, src/passwords/hasher.ts, and by src/passwords/commonPasswords.ts),
+  // so they sit next to the code that names them.
+  for (const file of ['hashWorker.mjs', 'common-passwords.txt']) {
+    fs.copyFileSync(path.join(PROJECT_ROOT, 'src/passwords', file), path.join(outdir, file));
+  }
 }
 
 /** Replaces the `dist` link in one rename, so that it always names a complete build. */

@@ -1,38 +1,28 @@
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { readFile } from 'node:fs/promises';
 
 /**
  * 49,000 most common passwords, from the zxcvbn-ts project's common-language dictionary, lower-cased,
- * sorted and joined by newlines, with where each one starts.
+ * sorted and joined by newlines (written at install by scripts/commonPasswords.ts), with where
+ * each one starts: ~0.6 MB, against ~3.7 MB for a Set of the words.
  */
 interface SortedWords {
   text: string;
   starts: Uint32Array;
 }
 
-const listFile = createRequire(import.meta.url).resolve('@zxcvbn-ts/language-common/dist/passwords.json.cjs');
+// Beside this module in src/, and beside the built code in dist/ (scripts/build.ts copies it).
+const listFile = new URL('./common-passwords.txt', import.meta.url);
 
-// The package ships the list compressed, and unpacking it makes ~10 MB of short-lived strings that
-// grow the heap of whichever thread unpacks it, for good. A thread of its own unpacks it and exits,
-// and hands over one string and its offsets (~0.6 MB, against ~3.7 MB for a Set of the words).
-const UNPACK = `
-const { parentPort, workerData } = require('node:worker_threads');
-const words = [...new Set(require(workerData).map((word) => String(word).toLowerCase()))].sort();
-const starts = new Uint32Array(words.length + 1);
-for (let i = 0; i < words.length; i += 1) starts[i + 1] = starts[i] + words[i].length + 1;
-parentPort.postMessage({ text: words.join('\\n') + '\\n', starts }, [starts.buffer]);
-`;
-
-function unpack(): Promise<SortedWords> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(UNPACK, { eval: true, workerData: listFile });
-    worker.once('message', (words: SortedWords) => {
-      resolve(words);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`unpacking the common passwords ended (exit code ${code})`)));
-  });
+async function load(): Promise<SortedWords> {
+  let text: string;
+  try {
+    text = await readFile(listFile, 'utf8');
+  } catch (error) {
+    throw new Error(`the common-password list ${listFile.pathname} cannot be read (npm install writes it): ${(error as Error).message}`);
+  }
+  const starts = [0];
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
+  return { text, starts: Uint32Array.from(starts) };
 }
 
 /** The word at `index` compared with `word`, by UTF-16 unit as `sort()` orders them, without copying it. */
@@ -50,7 +40,7 @@ let loaded: Promise<SortedWords> | undefined;
 
 /** Whether the password is one of the common ones, case aside. The list is read at the first call. */
 export async function isCommonPassword(password: string): Promise<boolean> {
-  loaded ??= unpack().catch((error: unknown) => {
+  loaded ??= load().catch((error: unknown) => {
     loaded = undefined;
     throw error;
   });
