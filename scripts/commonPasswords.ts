@@ -4,14 +4,7 @@
 // strings in every serving process. `npm run build` copies the file beside the built code.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 
-export const COMMON_PASSWORDS_FILE = new URL('../src/passwords/common-passwords.txt', import.meta.url);
-
-export function writeCommonPasswords(): void {
-  const list = createRequire(import.meta.url)('@zxcvbn-ts/language-common/dist/passwords.json.cjs') as unknown[];
-  const words = [...new Set(list.map((word) => String(word).toLowerCase()))].sort();
-  fs.writeFileSync(COMMON_PASSWORDS_FILE, `${words.join('\n')}\n`);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) writeCommonPasswords();
+const list = createRequire(import.meta.url)('@zxcvbn-ts/language-common/dist/passwords.json.cjs') as unknown[];
+const words = [...new Set(list.map((word) => String(word).toLowerCase()))].sort();
+fs.writeFileSync(new URL('../src/passwords/common-passwords.txt', import.meta.url), `${words.join('\n')}\n`);

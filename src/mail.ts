@@ -36,6 +36,7 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>, logge
     async send(mail) {
       if (!transport) {
         const { default: nodemailer } = await import('nodemailer');
+        // Two first mails at once both wait for the import; they share one transport.
         transport ??= nodemailer.createTransport(smtpUrl);
       }
       await transport.sendMail({ from: config.mailFrom, ...mail });
