@@ -4,14 +4,27 @@ import fs from 'node:fs';
 /** Clock ticks per second of /proc/PID/stat's times (`getconf CLK_TCK`); 100 on every Linux in practice. */
 const CLOCK_TICKS = 100;
 
-/** User plus system CPU time of a process, all of its threads included, in milliseconds. */
-export function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** User plus system CPU time from a /proc stat file, in milliseconds. */
+function statCpuMs(file: string): number {
+  const stat = fs.readFileSync(file, 'utf8');
   // Fields after the command name (which may hold spaces), counted from field 3 (state).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return ((utime + stime) * 1000) / CLOCK_TICKS;
+}
+
+/** CPU time of a process, all of its threads included, in milliseconds. */
+export function cpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of a process's main thread alone (a Node process's event loop), in milliseconds; the
+ * rest is its other threads: hashing, V8's compiler and GC helpers, libuv's pool.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
 }
 
 function statusKb(pid: number, key: 'VmHWM' | 'VmRSS'): number {

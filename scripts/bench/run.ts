@@ -29,7 +29,7 @@ import { loadConfig } from '../../src/config.ts';
 import { applyMigrations } from '../../src/migrate.ts';
 import { secretKid } from '../../src/signingKeys.ts';
 import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
-import { alive, childPids, cpuMs, machineBusyMs, peakRssMb, resetPeakRss } from './proc.ts';
+import { alive, childPids, cpuMs, machineBusyMs, mainThreadCpuMs, peakRssMb, resetPeakRss } from './proc.ts';
 import { buildDist } from '../build.ts';
 import { PROJECT_ROOT, startCommand } from '../startCommand.ts';
 import { ADMIN_EMAIL, BENCH_PASSWORD, seedPostgres, seedUsers, userEmail } from './seed.ts';
@@ -308,6 +308,8 @@ interface Measured {
   server: string;
   serverCpuMs: number;
   cpuMsPerRequest: number;
+  /** The part of cpuMsPerRequest spent on the server's event loops (main threads). */
+  eventLoopMsPerRequest: number;
   /** Server CPU over the measured window as a share of one core (200% = both cores). */
   serverCpuPercent: number;
   loadGeneratorCpuPercent: number;
@@ -356,6 +358,7 @@ async function measure(scenario: string, server: Server, specs: LoadSpec[], warm
   const generator = fork(path.join(HERE, 'load.ts'), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   started.push(generator);
   let cpuBefore = 0;
+  let loopsBefore = 0;
   let generatorBefore = 0;
   let windowStart = 0;
   let machineBefore = 0;
@@ -363,6 +366,7 @@ async function measure(scenario: string, server: Server, specs: LoadSpec[], warm
     generator.on('message', (message: { type: string; results?: LoadResult[]; message?: string }) => {
       if (message.type === 'warm') {
         cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+        loopsBefore = pids.reduce((sum, pid) => sum + mainThreadCpuMs(pid), 0);
         generatorBefore = cpuMs(generator.pid!);
         machineBefore = machineBusyMs();
         windowStart = performance.now();
@@ -379,6 +383,7 @@ async function measure(scenario: string, server: Server, specs: LoadSpec[], warm
   const seconds = (performance.now() - windowStart) / 1000;
   const machineCpu = machineBusyMs() - machineBefore;
   const serverCpuMs = pids.reduce((sum, pid) => sum + (alive(pid) ? cpuMs(pid) : 0), 0) - cpuBefore;
+  const eventLoopCpuMs = pids.reduce((sum, pid) => sum + (alive(pid) ? mainThreadCpuMs(pid) : 0), 0) - loopsBefore;
   const generatorCpu = alive(generator.pid!) ? cpuMs(generator.pid!) - generatorBefore : NaN;
   const peaks = Object.fromEntries(pids.map((pid) => [String(pid), round(peakRssMb(pid), 1)]));
   const requests = results.reduce((sum, load) => sum + load.requests, 0);
@@ -388,6 +393,7 @@ async function measure(scenario: string, server: Server, specs: LoadSpec[], warm
     server: server.name,
     serverCpuMs,
     cpuMsPerRequest: serverCpuMs / requests,
+    eventLoopMsPerRequest: eventLoopCpuMs / requests,
     serverCpuPercent: (serverCpuMs / 10 / seconds),
     loadGeneratorCpuPercent: generatorCpu / 10 / seconds,
     otherCpuPercent: Math.max(0, machineCpu - serverCpuMs - generatorCpu) / 10 / seconds,
@@ -412,7 +418,7 @@ function table(rows: string[][]): string {
 }
 
 function scenarioRows(measured: Measured[]): string[][] {
-  const rows = [['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'cpu ms/req', 'srv cpu%', 'gen cpu%', 'other cpu%', 'peak RSS MB']];
+  const rows = [['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'cpu ms/req', 'loop ms/req', 'srv cpu%', 'gen cpu%', 'other cpu%', 'peak RSS MB']];
   for (const m of measured) {
     for (const [i, load] of m.loads.entries()) {
       rows.push([
@@ -423,6 +429,7 @@ function scenarioRows(measured: Measured[]): string[][] {
         String(load.latency.p99),
         String(load.errors),
         i === 0 ? m.cpuMsPerRequest.toFixed(2) : '〃',
+        i === 0 ? m.eventLoopMsPerRequest.toFixed(2) : '〃',
         i === 0 ? round(m.serverCpuPercent).toString() : '〃',
         i === 0 ? round(m.loadGeneratorCpuPercent).toString() : '〃',
         i === 0 ? round(m.otherCpuPercent).toString() : '〃',
@@ -705,6 +712,17 @@ async function main() {
   }
   console.log('\nTargets\n');
   console.log(table([['target', 'value', 'goal', 'met'], ...targets.map((t) => [t.target, t.value, t.goal, t.met === null ? 'n/a' : t.met ? 'met' : 'NOT MET'])]));
+  if (loginRun) {
+    // Logins at 95 % of the pool leave 5 % of a hash's CPU for everything else a login costs, the
+    // load generator's share of the same cores included (docs/performance.md, sixth round).
+    const beyond = loginRun.cpuMsPerRequest - hashPool.cpuMsPerHash;
+    const generatorMs = (loginRun.loadGeneratorCpuPercent * 10) / loginRun.loads[0]!.rps;
+    console.log(
+      `\nA login took ${beyond.toFixed(1)} ms more of the service's CPU than a hash in the pool alone (its event loops ` +
+        `${loginRun.eventLoopMsPerRequest.toFixed(1)} ms), and ${generatorMs.toFixed(1)} ms of the load generator's; ` +
+        `95 % of the pool leaves ${(hashPool.cpuMsPerHash * 0.05).toFixed(1)} ms for both.`,
+    );
+  }
   const noisy = [floor, ...serviceRuns].filter((m) => m.otherCpuPercent > 10);
   if (postgresUrl) {
     console.log(`\nNote: "other cpu%" includes PostgreSQL's own processes, which do part of the service's work.`);
