@@ -1,4 +1,4 @@
-// `npm run bench`: the service against its floor and the targets (issue 6). See README "Performance".
+// `npm run bench`: the service against its floors and the targets (issues 6 and 16). See README "Performance".
 //
 //   npm run bench                      # everything, about 4½ minutes
 //   npm run bench -- --quick           # short runs, no 1M-user step: a smoke test of the harness
