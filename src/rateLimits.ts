@@ -33,7 +33,7 @@ export interface Subject {
 }
 
 interface Policy {
-  /** Spent by every attempt, before it runs. */
+  /** Spent by every attempt, before it runs. Each list names the client's own limits first. */
   attempts: LimitName[];
   /**
    * Reserved by every attempt before it runs, kept when it fails with one of `failsWith`, given
@@ -49,7 +49,7 @@ interface Policy {
 const POLICIES: Record<Operation, Policy> = {
   login: {
     attempts: ['ipAttempts'],
-    failures: ['emailIpFailures', 'emailFailures', 'ipFailures'],
+    failures: ['emailIpFailures', 'ipFailures', 'emailFailures'],
     failsWith: [InvalidCredentialsError],
     clearOnSuccess: ['emailIpFailures', 'emailFailures'],
   },
@@ -66,14 +66,14 @@ const POLICIES: Record<Operation, Policy> = {
   // A second factor is guessed at like a password: per account (all IPs) and per IP.
   verifySecondFactor: {
     attempts: ['ipAttempts'],
-    failures: ['secondFactorFailures', 'ipFailures'],
+    failures: ['ipFailures', 'secondFactorFailures'],
     failsWith: [InvalidSecondFactorError, InvalidTokenError],
     clearOnSuccess: ['secondFactorFailures'],
   },
   startPasskeySignIn: { attempts: ['ipAttempts'], failures: [], failsWith: [], clearOnSuccess: [] },
   finishPasskeySignIn: {
     attempts: [],
-    failures: ['secondFactorFailures', 'ipFailures'],
+    failures: ['ipFailures', 'secondFactorFailures'],
     failsWith: [InvalidCredentialsError, InvalidTokenError],
     clearOnSuccess: ['secondFactorFailures'],
   },
@@ -91,7 +91,7 @@ const POLICIES: Record<Operation, Policy> = {
   // sign-in to that account (and a locked account cannot change its email either).
   changeEmail: {
     attempts: ['ipAttempts', 'userMails'],
-    failures: ['userFailures', 'emailIpFailures', 'emailFailures', 'ipFailures'],
+    failures: ['emailIpFailures', 'ipFailures', 'userFailures', 'emailFailures'],
     failsWith: [InvalidCredentialsError],
     clearOnSuccess: ['userFailures'],
   },
@@ -160,15 +160,16 @@ export function postgresLimiters(pool: pg.Pool): LimiterFactory {
     });
 }
 
+/** The counter's state when it has no point left; null otherwise, or when the store cannot say. */
+async function usedUp(limiter: RateLimiterAbstract, key: string, rate: Rate): Promise<RateLimiterRes | null> {
+  const res = await limiter.get(key).catch(() => null);
+  return res && res.consumedPoints >= rate.points ? res : null;
+}
+
 function retryAfter(res: RateLimiterRes): number {
   return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 }
 
-/**
- * Counts each execution of a guarded operation (so aliases in one request count one by one) and
- * refuses, before any password is checked, once a limit is used up. Blocks last as long as the
- * limit's window: nobody can be locked out for longer than that by someone else's failures.
- */
 interface Counter {
   name: LimitName;
   limiter: RateLimiterAbstract;
@@ -176,6 +177,11 @@ interface Counter {
   key: string;
 }
 
+/**
+ * Counts each execution of a guarded operation (so aliases in one request count one by one) and
+ * refuses, before any password is checked, once a limit is used up. Blocks last as long as the
+ * limit's window: nobody can be locked out for longer than that by someone else's failures.
+ */
 export class RateLimits {
   private readonly limiters: Map<LimitName, { limiter: RateLimiterAbstract; rate: Rate }>;
 
@@ -226,19 +232,27 @@ export class RateLimits {
     return result;
   }
 
-  /** Consumes a point of each counter, or none: a refusal gives back what it took. */
+  /**
+   * Consumes a point of each counter, or none: a refusal gives back what it took. The counters
+   * are taken one after another, in the policy's order (the client's own first), and a refusal
+   * stops there: a flood that one client's own limit turns away never holds, even for a moment,
+   * the points of a limit every client shares.
+   */
   private async spend(operation: Operation, subject: Subject, counters: Counter[]): Promise<void> {
-    const outcomes = await Promise.allSettled(counters.map(({ limiter, key }) => limiter.consume(key)));
-    const refused = outcomes.flatMap((outcome) =>
-      outcome.status === 'rejected' && outcome.reason instanceof RateLimiterRes ? [outcome.reason] : [],
-    );
-    const failed = outcomes.find((outcome) => outcome.status === 'rejected' && !(outcome.reason instanceof RateLimiterRes));
-    if (refused.length === 0 && !failed) return;
-    // A refused consume counted its point too; a store that failed may not have, so it keeps it.
-    await this.giveBack(counters.filter((_, i) => outcomes[i]!.status === 'fulfilled' || outcomes[i]!.reason instanceof RateLimiterRes));
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    const longest = refused.reduce((a, b) => (b.msBeforeNext > a.msBeforeNext ? b : a));
-    throw new RateLimitedError(retryAfter(longest), operation, subject);
+    for (const [i, { limiter, key }] of counters.entries()) {
+      try {
+        await limiter.consume(key);
+      } catch (error) {
+        // A refused consume counted its point too; a store that failed may not have, so it keeps it.
+        const refused = error instanceof RateLimiterRes;
+        await this.giveBack(counters.slice(0, refused ? i + 1 : i));
+        if (!refused) throw error;
+        // The wait it names is the longest of the limits used up, so a retry after it is not refused by the next one.
+        const rest = await Promise.all(counters.slice(i + 1).map(({ limiter, key, rate }) => usedUp(limiter, key, rate)));
+        const longest = rest.reduce<RateLimiterRes>((a, b) => (b && b.msBeforeNext > a.msBeforeNext ? b : a), error);
+        throw new RateLimitedError(retryAfter(longest), operation, subject);
+      }
+    }
   }
 
   /**

@@ -83,6 +83,41 @@ describe('failures', () => {
     expect(outcomes.filter(({ ran }) => ran)).toHaveLength(3);
     expect(outcomes.filter(({ result }) => result instanceof RateLimitedError)).toHaveLength(9);
   });
+
+  it('lets attempts turned away by one client’s limit take nothing from the account’s limit for other clients', async () => {
+    const rateLimits = limits(true, { ...RATES, ipAttempts: { points: 100, seconds: 60 }, emailFailures: { points: 5, seconds: 60 } });
+    const guesser = stranger();
+    // Three guesses from one client still running: its limit for this account is used up.
+    let finish!: () => void;
+    const gate = new Promise<void>((resolve) => (finish = resolve));
+    const running = Array.from({ length: 3 }, () =>
+      rateLimits.guard('login', guesser, async () => {
+        await gate;
+        throw new InvalidCredentialsError();
+      }),
+    );
+    // Its further guesses, sent together with the owner's attempt from elsewhere, are refused
+    // without reserving any of the account's 5 failures for all clients, so the owner's runs.
+    const outcomes = await Promise.all([
+      ...Array.from({ length: 10 }, () => attempt(rateLimits, 'login', guesser, 'ok')),
+      attempt(rateLimits, 'login', { ...guesser, ip: stranger().ip }, 'ok'),
+    ]);
+    const owner = outcomes.pop();
+    const refused = outcomes;
+    finish();
+    await Promise.allSettled(running);
+    expect(owner).toEqual({ ran: true, result: 'ok' });
+    expect(refused.every(({ ran, result }) => !ran && result instanceof RateLimitedError)).toBe(true);
+  });
+  it('names the longest wait of the limits used up, so a retry after it is not refused again', async () => {
+    const rateLimits = limits(true, { ...RATES, emailFailures: { points: 3, seconds: 3600 } });
+    const subject = stranger();
+    for (let i = 0; i < 3; i += 1) await attempt(rateLimits, 'login', subject, new InvalidCredentialsError());
+    // This client's limit for the account (60 s) and the account's for every client (an hour) are both used up.
+    const refused = await attempt(rateLimits, 'login', subject, 'ok');
+    expect(refused.ran).toBe(false);
+    expect((refused.result as RateLimitedError).retryAfterSeconds).toBeGreaterThan(3500);
+  });
 });
 
 describe('attempts', () => {
