@@ -33,7 +33,7 @@ export interface Subject {
 }
 
 interface Policy {
-  /** Spent by every attempt, before it runs. Each list names the client's own limits first. */
+  /** Spent by every attempt, before it runs. */
   attempts: LimitName[];
   /**
    * Reserved by every attempt before it runs, kept when it fails with one of `failsWith`, given
@@ -49,7 +49,7 @@ interface Policy {
 const POLICIES: Record<Operation, Policy> = {
   login: {
     attempts: ['ipAttempts'],
-    failures: ['emailIpFailures', 'ipFailures', 'emailFailures'],
+    failures: ['emailIpFailures', 'emailFailures', 'ipFailures'],
     failsWith: [InvalidCredentialsError],
     clearOnSuccess: ['emailIpFailures', 'emailFailures'],
   },
@@ -66,14 +66,14 @@ const POLICIES: Record<Operation, Policy> = {
   // A second factor is guessed at like a password: per account (all IPs) and per IP.
   verifySecondFactor: {
     attempts: ['ipAttempts'],
-    failures: ['ipFailures', 'secondFactorFailures'],
+    failures: ['secondFactorFailures', 'ipFailures'],
     failsWith: [InvalidSecondFactorError, InvalidTokenError],
     clearOnSuccess: ['secondFactorFailures'],
   },
   startPasskeySignIn: { attempts: ['ipAttempts'], failures: [], failsWith: [], clearOnSuccess: [] },
   finishPasskeySignIn: {
     attempts: [],
-    failures: ['ipFailures', 'secondFactorFailures'],
+    failures: ['secondFactorFailures', 'ipFailures'],
     failsWith: [InvalidCredentialsError, InvalidTokenError],
     clearOnSuccess: ['secondFactorFailures'],
   },
@@ -91,11 +91,26 @@ const POLICIES: Record<Operation, Policy> = {
   // sign-in to that account (and a locked account cannot change its email either).
   changeEmail: {
     attempts: ['ipAttempts', 'userMails'],
-    failures: ['emailIpFailures', 'ipFailures', 'userFailures', 'emailFailures'],
+    failures: ['userFailures', 'emailIpFailures', 'emailFailures', 'ipFailures'],
     failsWith: [InvalidCredentialsError],
     clearOnSuccess: ['userFailures'],
   },
 };
+
+/** The order counters are taken in: the client's own (its IP, its session's user) before those every client shares. */
+const SCOPE_ORDER: Record<LimitName, number> = {
+  ipAttempts: 0,
+  refreshIp: 0,
+  emailIpFailures: 1,
+  ipFailures: 2,
+  userFailures: 3,
+  userMails: 3,
+  emailFailures: 4,
+  secondFactorFailures: 4,
+  resetMails: 4,
+  verificationMails: 4,
+};
+const byScope = (a: { name: LimitName }, b: { name: LimitName }) => SCOPE_ORDER[a.name] - SCOPE_ORDER[b.name];
 
 function keyFor(limit: LimitName, { ip, email: rawEmail, userId }: Subject): string | null {
   // Bounded, so an oversized input cannot become an oversized key.
@@ -209,13 +224,7 @@ export class RateLimits {
     // get past it: at most `points` attempts are ever checked. A failure keeps its point; any
     // other outcome gives it back.
     const failures = keyed(policy.failures);
-    await this.spend(operation, subject, failures);
-    try {
-      await this.spend(operation, subject, keyed(policy.attempts));
-    } catch (error) {
-      await this.giveBack(failures);
-      throw error;
-    }
+    await this.spend(operation, subject, [...failures, ...keyed(policy.attempts)].sort(byScope));
 
     let result: T;
     try {
@@ -234,9 +243,9 @@ export class RateLimits {
 
   /**
    * Consumes a point of each counter, or none: a refusal gives back what it took. The counters
-   * are taken one after another, in the policy's order (the client's own first), and a refusal
-   * stops there: a flood that one client's own limit turns away never holds, even for a moment,
-   * the points of a limit every client shares.
+   * are taken one after another, the client's own first (`byScope`), and a refusal stops there:
+   * a flood that one client's own limit turns away never holds, even for a moment, the points of
+   * a limit every client shares.
    */
   private async spend(operation: Operation, subject: Subject, counters: Counter[]): Promise<void> {
     for (const [i, { limiter, key }] of counters.entries()) {

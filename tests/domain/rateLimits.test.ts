@@ -90,12 +90,17 @@ describe('failures', () => {
     // Three guesses from one client still running: its limit for this account is used up.
     let finish!: () => void;
     const gate = new Promise<void>((resolve) => (finish = resolve));
-    const running = Array.from({ length: 3 }, () =>
-      rateLimits.guard('login', guesser, async () => {
+    const started: Promise<void>[] = [];
+    const running = Array.from({ length: 3 }, () => {
+      let ran!: () => void;
+      started.push(new Promise<void>((resolve) => (ran = resolve)));
+      return rateLimits.guard('login', guesser, async () => {
+        ran();
         await gate;
         throw new InvalidCredentialsError();
-      }),
-    );
+      });
+    });
+    await Promise.all(started);
     // Its further guesses, sent together with the owner's attempt from elsewhere, are refused
     // without reserving any of the account's 5 failures for all clients, so the owner's runs.
     const outcomes = await Promise.all([
