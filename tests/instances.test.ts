@@ -229,6 +229,22 @@ const TITLE = 'two server processes sharing one PostgreSQL';
       expect(rows[0]).toEqual({ count: 20 });
     });
 
+    it('guesses from one address that its own limit turns away leave the owner, signing in elsewhere at the same time, unaffected', { timeout: 90_000 }, async () => {
+      const { email } = await registerUser(a, 'crowded');
+      const guesses = Array.from({ length: 50 }, (_, i) =>
+        new TestClient(i % 2 === 0 ? a.url : b.url, { 'x-forwarded-for': '203.0.113.48' })
+          .request(Login, { input: { email, password: `wrong-${i}` } })
+          .then((result) => result.data?.login.__typename ?? result.errors?.[0]?.extensions?.code),
+      );
+      // Sent after the flood, so the 45 guesses refused for their address are counted first: none
+      // of them holds a point of the 20 failures the account allows from all addresses.
+      const owner = await new TestClient(b.url, { 'x-forwarded-for': '203.0.113.49' }).request(Login, { input: { email, password: TEST_PASSWORD } });
+      expect({ login: owner.data?.login.__typename, errors: owner.errors }).toEqual({ login: 'User', errors: undefined });
+      const answers = await Promise.all(guesses);
+      expect(answers.filter((answer) => answer === 'InvalidCredentialsError')).toHaveLength(5);
+      expect(answers.filter((answer) => answer === 'RATE_LIMITED')).toHaveLength(45);
+    });
+
     it(`${CONCURRENT_REGISTRATIONS} concurrent registrations of one email over both give exactly one user`, { timeout: 60_000 }, async () => {
       const email = 'Race@Example.com';
       const results = await Promise.all(
