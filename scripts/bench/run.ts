@@ -1,6 +1,6 @@
 // `npm run bench`: the service against its floors and the targets (issues 6 and 16). See README "Performance".
 //
-//   npm run bench                      # everything, about 4½ minutes
+//   npm run bench                      # everything, about 6 minutes
 //   npm run bench -- --quick           # short runs, no 1M-user step: a smoke test of the harness
 //   npm run bench -- --duration 20     # seconds per scenario (reads, logins, registers)
 //   npm run bench -- --sizes 10000,100000        # scaling steps (default 10k, 100k, 1M)
@@ -719,7 +719,8 @@ async function main() {
       (logins ? `; login floor ${loginFloors.map((run) => run.loads[0]!.rps.toFixed(2)).join(' / ')} logins/s` : '') +
       ' (start / end; the better counts)\n',
   );
-  console.log(table(scenarioRows([floor, ...(loginFloor ? [loginFloor] : []), ...measured])));
+  const baselineRuns = loginFloor ? [floor, loginFloor] : [floor];
+  console.log(table(scenarioRows([...baselineRuns, ...measured])));
   if (scaling.length > 0) {
     console.log('\nScaling: users(first: 20) selecting 5 fields and totalCount, first page and a page near the end (by cursor)\n');
     const rows = [['users', 'first req/s', 'p50', 'p99', 'cpu ms/req', 'near end req/s', 'p50', 'p99', 'cpu ms/req', 'near/first time', 'peak RSS MB']];
@@ -754,7 +755,7 @@ async function main() {
         `95 % of the pool leaves ${(hashPool.cpuMsPerHash * 0.05).toFixed(1)} ms for both.`,
     );
   }
-  const noisy = [floor, ...(loginFloor ? [loginFloor] : []), ...serviceRuns].filter((m) => m.otherCpuPercent > 10);
+  const noisy = [...baselineRuns, ...serviceRuns].filter((m) => m.otherCpuPercent > 10);
   if (postgresUrl) {
     console.log(`\nNote: "other cpu%" includes PostgreSQL's own processes, which do part of the service's work.`);
   } else if (noisy.length > 0) {
