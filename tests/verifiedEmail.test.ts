@@ -1,24 +1,15 @@
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startTestApp, TEST_PASSWORD, type TestApp, type TestClient } from './helpers/app.ts';
-import { createPostgresDatabase, dropPostgresDatabase, freshDatabase, testServerUrl } from './helpers/databases.ts';
+import { freshDatabase, testServerUrl } from './helpers/databases.ts';
 import { Login, Me, Register } from './operations/auth.ts';
 import { CreateUser, UpdateUser, Users } from './operations/users.ts';
 import { ObtainTokenPair } from './operations/tokens.ts';
-
-/** Just what the migration check needs of better-sqlite3 (which has no bundled types). */
-const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => {
-  exec(sql: string): void;
-  prepare(sql: string): { all(): unknown[] };
-  close(): void;
-};
+import { withMigrationsBefore } from './helpers/migrations.ts';
 
 const WRONG_PASSWORD = 'Not-The-Password-42';
 const notVerified = { __typename: 'EmailNotVerifiedError', message: 'Verify your email address first: open the link we mailed you.' };
@@ -208,44 +199,8 @@ describe('npm run create-admin', () => {
 });
 
 describe('the migrations of verified email', () => {
-  const root = testServerUrl ? path.join('prisma', 'postgresql', 'migrations') : path.join('prisma', 'migrations');
-  const folders = fs.readdirSync(root).filter((name) => /^\d+_/.test(name)).sort();
-  const sql = (folder: string) => fs.readFileSync(path.join(root, folder, 'migration.sql'), 'utf8');
-  type Row = Record<string, unknown>;
-  type Db = { exec: (sql: string) => Promise<void>; query: (sql: string) => Promise<Row[]> };
-
-  /** A scratch database of the suite's kind, with the migrations before `name` applied. */
-  async function before(name: string, run: (db: Db, migration: string) => Promise<void>) {
-    const index = folders.findIndex((folder) => folder.endsWith(`_${name}`));
-    expect(index).toBeGreaterThan(0);
-    const go = async (db: Db) => {
-      for (const folder of folders.slice(0, index)) await db.exec(sql(folder));
-      await run(db, sql(folders[index]!));
-    };
-    if (testServerUrl) {
-      const database = `auth_test_migration_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-      const client = new pg.Client({ connectionString: await createPostgresDatabase(database) });
-      await client.connect();
-      try {
-        await go({ exec: async (text) => void (await client.query(text)), query: async (text) => (await client.query(text)).rows });
-      } finally {
-        await client.end();
-        await dropPostgresDatabase(database);
-      }
-    } else {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-api-migration-'));
-      const db = new Sqlite(path.join(dir, 'app.db'));
-      try {
-        await go({ exec: async (text) => void db.exec(text), query: async (text) => db.prepare(text).all() as Row[] });
-      } finally {
-        db.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    }
-  }
-
   it('marks the accounts that existed as verified; new ones start unverified', async () => {
-    await before('email_verified', async (db, migration) => {
+    await withMigrationsBefore('email_verified', async (db, migration) => {
       await db.exec(`INSERT INTO "User" ("email", "passwordHash") VALUES ('old@example.com', 'x')`);
       await db.exec(migration);
       await db.exec(`INSERT INTO "User" ("email", "passwordHash") VALUES ('new@example.com', 'x')`);
@@ -258,7 +213,7 @@ describe('the migrations of verified email', () => {
   });
 
   it('keeps pending password reset links working in the shared token table', async () => {
-    await before('email_tokens', async (db, migration) => {
+    await withMigrationsBefore('email_tokens', async (db, migration) => {
       await db.exec(`INSERT INTO "User" ("id", "email", "passwordHash") VALUES (7, 'pending@example.com', 'x')`);
       await db.exec(`INSERT INTO "PasswordResetToken" ("id", "userId", "expiresAt") VALUES ('stored-hash', 7, CURRENT_TIMESTAMP)`);
       await db.exec(migration);
