@@ -10,6 +10,7 @@ import { clusterLimiters, memoryLimiters, postgresLimiters, RateLimits } from '.
 import { SecretBox } from './secondFactor/secretBox.ts';
 import type { SignInStepDeps } from './secondFactor/signInStep.ts';
 import { pruneExpired } from './pruning.ts';
+import { foldRowCounts } from './rowCounts.ts';
 import { PrismaSessionStore } from './sessions.ts';
 import { TokenService, tokenSettings } from './tokens.ts';
 
@@ -138,8 +139,8 @@ export async function openServices(config: Config, { logger, onQuery }: Services
     storage: new StorageFullness(),
   };
   const pruneTimer = setInterval(() => {
-    Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs)]).catch((error) =>
-      logger.error({ err: error }, 'pruning expired sessions and old auth events failed'),
+    Promise.all([pruneExpired(prisma), audit.prune(config.auditRetentionMs), foldRowCounts(prisma, config.databaseProvider)]).catch((error) =>
+      logger.error({ err: error }, 'pruning expired sessions and old auth events, or folding row counts, failed'),
     );
   }, PRUNE_INTERVAL_MS).unref();
 

@@ -180,4 +180,11 @@ describe('totalCount', () => {
     expect(counts[0]).toMatch(/^SELECT COUNT\(\*\) .*FROM [`"\w.]*User[`"]? WHERE /);
     expect(counts[0]).not.toMatch(/\b(LIMIT|OFFSET|SELECT\b.*\bSELECT)\b/i);
   });
+
+  it('is read from the row count, not the table, without a filter', async () => {
+    app.sql.length = 0;
+    const page = await listUsers({ first: 2 });
+    expect(app.sql.filter((sql) => /\b(COUNT|SUM)\(/i.test(sql))).toEqual([expect.stringMatching(/^SELECT SUM\("rows"\) .*FROM "RowCount"/)]);
+    expect(page.totalCount).toBe(await app.services.prisma.user.count());
+  });
 });
