@@ -690,6 +690,17 @@ async function main() {
       met: atMillion ? ratio <= 1.2 : null,
     });
   }
+  const smallest = scaling[0];
+  if (largest && smallest && largest !== smallest) {
+    // Flat from the smallest table to the largest: the first page's time at each size.
+    const ratio = smallest.first.loads[0]!.rps / largest.first.loads[0]!.rps;
+    targets.push({
+      target: `first page time @${largest.users.toLocaleString('en')} / @${smallest.users.toLocaleString('en')}`,
+      value: percent(ratio),
+      goal: '<= 120%',
+      met: ratio <= 1.2,
+    });
+  }
   if (loginFloor) {
     const ratio = loginFloor.loads[0]!.rps / hashPool.hashesPerSecond;
     targets.push({ target: 'login floor req/s / hashing pool hashes/s', value: percent(ratio), goal: '(reference)', met: null });
